@@ -1,0 +1,207 @@
+/**
+ * The acceptor actor and the server around it: a listening socket, the
+ * sensor pool, and one connection actor per accepted socket, supervised here
+ * (machines/acceptorMachine.ts says why they are not its children).
+ */
+import { createServer, type Socket } from 'node:net';
+import {
+  type Actor,
+  createActor,
+  fromCallback,
+  type InspectionEvent,
+  type Observer,
+  waitFor,
+} from 'xstate';
+import { describeError, MeteoError } from '../lib/errors.js';
+import { type Logger, silentLogger } from '../lib/log.js';
+import {
+  encodeMessage,
+  errorReply,
+  PROTOCOL_VERSION,
+  UNITS,
+  type Welcome,
+} from '../lib/protocol.js';
+import { DEFAULT_STATION, type Station, stationInfo } from '../lib/sensors/station.js';
+import { transport } from '../lib/transport.js';
+import { type AcceptorEvent, acceptorMachine } from '../machines/acceptorMachine.js';
+import { type ConnectionHandle, closeGracefully, startConnection } from './connection.js';
+import { SensorPool } from './sensorPool.js';
+
+/** Server name and version sent in the welcome. */
+export const SERVER_NAME = 'meteo-actors/0.1.0';
+
+/** Connections served at once, unless told otherwise. */
+export const DEFAULT_MAX_CONNECTIONS = 10_000;
+/** How long a shutdown waits for open connections to finish. */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 5_000;
+
+export interface ServerSettings {
+  readonly host: string;
+  readonly port: number;
+  readonly threads: number;
+  readonly seed: number;
+  readonly station?: Station;
+  readonly maxConnections?: number;
+  readonly drainTimeoutMs?: number;
+  readonly log?: Logger;
+  /** The clock the sensors read by (tests pin it). */
+  readonly now?: () => number;
+  /** The compiled sensor worker, when not the default (tests inject faulty ones). */
+  readonly workerUrl?: URL;
+  /** Sends the acceptor and the first connection actors to the XState inspector. */
+  readonly inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+}
+
+export interface RunningServer {
+  readonly address: string;
+  readonly port: number;
+  readonly actor: Actor<typeof acceptorMachine>;
+  /**
+   * Stops accepting, lets every request already received get its reply
+   * (for at most the drain timeout), then closes the pool. Idempotent.
+   */
+  stop(): Promise<void>;
+}
+
+function peerOf(socket: Socket): string {
+  return `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+}
+
+/** Starts the server; resolves once it listens, or rejects with ERR_ADDRESS_IN_USE or ERR_LISTEN_FAILED. */
+export async function startServer(settings: ServerSettings): Promise<RunningServer> {
+  const log = settings.log ?? silentLogger;
+  const station = settings.station ?? DEFAULT_STATION;
+  const sensors = new SensorPool({
+    threads: settings.threads,
+    seed: settings.seed,
+    station,
+    ...(settings.now ? { now: settings.now } : {}),
+    ...(settings.workerUrl ? { workerUrl: settings.workerUrl } : {}),
+    onError: (err) => log.error('sensor worker failed', { error: describeError(err) }),
+  });
+  const welcome: Welcome = {
+    type: 'welcome',
+    version: PROTOCOL_VERSION,
+    server: SERVER_NAME,
+    station: stationInfo(station),
+    units: UNITS,
+  };
+  const connections = new Map<number, ConnectionHandle>();
+
+  const logic = acceptorMachine.provide({
+    actors: {
+      listener: fromCallback<AcceptorEvent>(({ sendBack }) => {
+        const server = createServer({ allowHalfOpen: true, noDelay: true });
+        let listening = false;
+        server.on('connection', (socket) =>
+          sendBack({ type: 'CONNECTION', transport: transport(socket, peerOf(socket)) }),
+        );
+        server.on('error', (err: NodeJS.ErrnoException) => {
+          if (listening) {
+            // An accept failed (out of file descriptors, say); the listener carries on.
+            log.warn('accept failed', { error: describeError(err) });
+            return;
+          }
+          sendBack({
+            type: 'LISTEN_FAILED',
+            code: err.code === 'EADDRINUSE' ? 'ERR_ADDRESS_IN_USE' : 'ERR_LISTEN_FAILED',
+            message: `cannot listen on ${settings.host}:${settings.port}: ${err.code === 'EADDRINUSE' ? 'the address is in use' : err.message}`,
+          });
+        });
+        server.listen({ host: settings.host, port: settings.port }, () => {
+          listening = true;
+          const address = server.address();
+          if (address && typeof address === 'object') {
+            sendBack({ type: 'LISTENING', address: address.address, port: address.port });
+          }
+        });
+        return () => {
+          server.close();
+        };
+      }),
+    },
+    actions: {
+      startConnection: ({ self }, { transport, connection }) => {
+        const handle = startConnection({
+          transport,
+          number: connection,
+          welcome,
+          sensors,
+          log,
+          onClosed: () => {
+            connections.delete(connection);
+            self.send({ type: 'CONNECTION_CLOSED', connection });
+          },
+        });
+        connections.set(connection, handle);
+      },
+      refuseConnection: (_, { transport, code, message }) => {
+        log.warn('connection refused', { peer: transport.peer, code });
+        transport.stream.on('error', () => {});
+        transport.stream.write(encodeMessage(errorReply(null, code, message)));
+        closeGracefully(transport.stream);
+      },
+      shutdownConnections: () => {
+        for (const connection of connections.values()) connection.shutdown();
+      },
+      abortConnections: () => {
+        log.warn('drain deadline passed; closing open connections', { open: connections.size });
+        for (const connection of connections.values()) connection.abort();
+      },
+    },
+  });
+
+  const actor = createActor(logic, {
+    id: 'acceptor',
+    input: {
+      maxConnections: settings.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+      drainTimeoutMs: settings.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
+    },
+    ...(settings.inspect ? { inspect: settings.inspect } : {}),
+  });
+  actor.subscribe({ error: (err) => log.error('acceptor failed', { error: describeError(err) }) });
+  actor.start();
+
+  let ready: ReturnType<typeof actor.getSnapshot>;
+  try {
+    ready = await waitFor(
+      actor,
+      (snapshot) => snapshot.context.listening !== null || snapshot.status !== 'active',
+      {
+        timeout: Number.POSITIVE_INFINITY,
+      },
+    );
+  } catch (err) {
+    await sensors.close();
+    throw new MeteoError(
+      'ERR_LISTEN_FAILED',
+      `the acceptor failed while starting: ${describeError(err)}`,
+    );
+  }
+  if (ready.context.listening === null) {
+    await sensors.close();
+    const failure = ready.context.failure ?? {
+      code: 'ERR_LISTEN_FAILED',
+      message: 'the server stopped before it listened',
+    };
+    throw new MeteoError(failure.code, failure.message);
+  }
+  const { address, port } = ready.context.listening;
+
+  let stopping: Promise<void> | undefined;
+  return {
+    address,
+    port,
+    actor,
+    stop() {
+      stopping ??= (async () => {
+        actor.send({ type: 'SHUTDOWN' });
+        await waitFor(actor, (snapshot) => snapshot.status !== 'active', {
+          timeout: Number.POSITIVE_INFINITY,
+        });
+        await sensors.close();
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,50 @@
+/**
+ * `npm run client -- [options]`: polls the station and prints the readings.
+ * Thin: options in, client actors up, one readable line on any failure.
+ */
+import { CLIENT_OPTIONS, describeOptions, resolveOptions } from '../../lib/config.js';
+import { describeError } from '../../lib/errors.js';
+import { runClient } from '../client.js';
+
+const USAGE = `Usage: npm run client -- [options]
+
+Connects to a meteo-actors server, checks it with the handshake, then polls
+minimum and maximum temperature, pressure and rainfall on a fixed period.
+Readings go to stdout; connection news and problems go to stderr.
+
+Options:
+${describeOptions(CLIENT_OPTIONS)}`;
+
+const PROGRAM = 'meteo-client';
+
+async function main(): Promise<number> {
+  let resolution: ReturnType<typeof resolveOptions<typeof CLIENT_OPTIONS>>;
+  try {
+    resolution = resolveOptions(CLIENT_OPTIONS, process.argv.slice(2), process.env);
+  } catch (err) {
+    process.stderr.write(`${PROGRAM}: ${describeError(err)} (try --help)\n`);
+    return 2;
+  }
+  if (resolution.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const client = runClient(resolution.options, {
+    out: (line) => process.stdout.write(`${line}\n`),
+    err: (line) => process.stderr.write(`${line}\n`),
+  });
+  const stop = (): void => client.stop();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  return client.finished;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`${PROGRAM}: internal error: ${describeError(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,150 @@
+/**
+ * A connection actor: owns one socket for its whole life. It turns bytes into
+ * frames and frames into messages (lib/), hands them to the connection
+ * machine, and gives the machine its link to the socket and the sensor pool.
+ */
+import type { Duplex } from 'node:stream';
+import { type Actor, createActor, type InspectionEvent, type Observer } from 'xstate';
+import { describeError } from '../lib/errors.js';
+import { FrameDecoder, MAX_REQUEST_FRAME_BYTES } from '../lib/framing.js';
+import type { Logger } from '../lib/log.js';
+import {
+  decodeClientMessage,
+  encodeMessage,
+  type Reading,
+  type ServerMessage,
+  type Welcome,
+} from '../lib/protocol.js';
+import type { SensorResult } from '../lib/sensors/result.js';
+import type { Transport } from '../lib/transport.js';
+import { type ConnectionLink, connectionMachine } from '../machines/connectionMachine.js';
+
+/** Where reads go: the sensor pool in production. */
+export interface Sensors {
+  read(readings: readonly Reading[], done: (results: readonly SensorResult[]) => void): void;
+}
+
+/**
+ * After the server ends a connection, how long it keeps reading (and
+ * discarding) before it closes the socket outright. Closing a socket with
+ * unread input makes the kernel send a reset, which can destroy the error
+ * frame the peer has not read yet (docs/PROTOCOL.md §8).
+ */
+export const CLOSE_LINGER_MS = 2_000;
+
+/**
+ * Ends the stream after what is written, then waits for the peer to close,
+ * reading and dropping whatever it still sends, for at most `lingerMs`.
+ */
+export function closeGracefully(stream: Duplex, lingerMs: number = CLOSE_LINGER_MS): void {
+  if (stream.destroyed) return;
+  stream.removeAllListeners('data');
+  stream.on('data', () => {});
+  stream.resume();
+  stream.end();
+  const timer = setTimeout(() => stream.destroy(), lingerMs);
+  timer.unref();
+  stream.once('close', () => clearTimeout(timer));
+}
+
+export interface ConnectionOptions {
+  readonly transport: Transport;
+  /** The connection's number on this server, from 1. */
+  readonly number: number;
+  readonly welcome: Welcome;
+  readonly sensors: Sensors;
+  readonly log: Logger;
+  /** Where the actor reports to the XState inspector, when it is one of the inspected. */
+  readonly inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+  /** Called once, when the connection is over and its socket gone. */
+  readonly onClosed: () => void;
+}
+
+export interface ConnectionHandle {
+  readonly actor: Actor<typeof connectionMachine>;
+  /** Answer what was received, then send ERR_SHUTTING_DOWN and close. */
+  shutdown(): void;
+  /** Close the socket now, whatever is in flight. */
+  abort(): void;
+}
+
+function writeReplies(stream: Duplex, replies: readonly ServerMessage[]): void {
+  if (replies.length === 1) {
+    stream.write(encodeMessage(replies[0] as ServerMessage));
+    return;
+  }
+  // One write for the whole batch: one syscall, and the replies leave in order.
+  stream.write(Buffer.concat(replies.map(encodeMessage)));
+}
+
+/** Starts the connection actor for one accepted socket. */
+export function startConnection(options: ConnectionOptions): ConnectionHandle {
+  const { transport, sensors, log } = options;
+  const { stream, peer } = transport;
+  const connectionId = `#${options.number}`;
+  const decoder = new FrameDecoder(MAX_REQUEST_FRAME_BYTES);
+  let replies = 0;
+
+  const link: ConnectionLink = {
+    read: (readings, done) => sensors.read(readings, done),
+    send(messages) {
+      replies += messages.length;
+      if (!stream.writable) return;
+      writeReplies(stream, messages);
+    },
+    get congested() {
+      return stream.writableNeedDrain;
+    },
+    stopReading: () => stream.pause(),
+    close: () => closeGracefully(stream),
+  };
+
+  const actor = createActor(connectionMachine, {
+    id: `connection${connectionId}`,
+    input: { connectionId, welcome: options.welcome, link },
+    ...(options.inspect ? { inspect: options.inspect } : {}),
+  });
+
+  let closed = false;
+  const finish = (): void => {
+    if (closed) return;
+    closed = true;
+    log.info('connection closed', { connection: options.number, peer, replies });
+    options.onClosed();
+  };
+  actor.subscribe({
+    complete: finish,
+    error: (err) => {
+      // A fault inside this connection ends this connection alone.
+      log.error('connection failed', {
+        connection: options.number,
+        peer,
+        error: describeError(err),
+      });
+      stream.destroy();
+      finish();
+    },
+  });
+
+  stream.on('data', (chunk: Buffer) => {
+    const { frames, error } = decoder.push(chunk);
+    if (frames.length > 0)
+      actor.send({ type: 'RECEIVED', messages: frames.map(decodeClientMessage) });
+    if (error) actor.send({ type: 'BAD_STREAM', code: error.code, message: error.message });
+  });
+  stream.on('drain', () => actor.send({ type: 'DRAINED' }));
+  stream.on('end', () => actor.send({ type: 'PEER_ENDED' }));
+  stream.on('error', (err) =>
+    log.debug('connection error', { connection: options.number, peer, error: describeError(err) }),
+  );
+  stream.on('close', () => actor.send({ type: 'PEER_CLOSED' }));
+
+  log.info('connection opened', { connection: options.number, peer });
+  actor.start();
+
+  return {
+    actor,
+    shutdown: () => actor.send({ type: 'SHUTDOWN' }),
+    abort: () => stream.destroy(),
+  };
+}

@@ -1,0 +1,273 @@
+/**
+ * Configuration: one frozen table of options per program, and one resolver
+ * that merges command-line flags over environment variables over defaults
+ * and validates every value up front, naming the option that is wrong.
+ * Pure: argv and env are passed in.
+ */
+import { parseArgs } from 'node:util';
+import { MeteoError } from './errors.js';
+
+interface OptionBase {
+  /** The flag, without its dashes. */
+  readonly flag: string;
+  /** The environment variable that sets it when the flag is absent. */
+  readonly env?: string;
+  readonly description: string;
+}
+
+export interface IntegerOption extends OptionBase {
+  readonly kind: 'integer';
+  readonly min: number;
+  readonly max: number;
+  readonly default: number;
+}
+
+export interface StringOption extends OptionBase {
+  readonly kind: 'string';
+  readonly default: string;
+}
+
+export interface BooleanOption extends OptionBase {
+  readonly kind: 'boolean';
+  readonly default: boolean;
+}
+
+export type OptionSpec = IntegerOption | StringOption | BooleanOption;
+export type OptionTable = Readonly<Record<string, OptionSpec>>;
+
+/** The values a table resolves to, keyed like the table. */
+export type ResolvedOptions<Table extends OptionTable> = {
+  readonly [Key in keyof Table]: Table[Key] extends BooleanOption
+    ? boolean
+    : Table[Key] extends IntegerOption
+      ? number
+      : string;
+};
+
+/** What a command line asked for: run with these values, or show the help. */
+export type Resolution<Table extends OptionTable> =
+  | { readonly help: false; readonly options: ResolvedOptions<Table> }
+  | { readonly help: true };
+
+const INTEGER = /^[+-]?\d+$/;
+
+function parseValue(
+  spec: OptionSpec,
+  raw: string | boolean,
+  source: string,
+): number | string | boolean {
+  switch (spec.kind) {
+    case 'boolean':
+      if (typeof raw === 'boolean') return raw;
+      if (/^(1|true|yes|on)$/i.test(raw)) return true;
+      if (/^(0|false|no|off|)$/i.test(raw)) return false;
+      throw new MeteoError(
+        'ERR_BAD_VALUE',
+        `${source} must be true or false (got ${JSON.stringify(raw)})`,
+      );
+    case 'integer': {
+      const text = String(raw).trim();
+      const value = Number(text);
+      if (
+        !INTEGER.test(text) ||
+        !Number.isSafeInteger(value) ||
+        value < spec.min ||
+        value > spec.max
+      ) {
+        throw new MeteoError(
+          'ERR_BAD_VALUE',
+          `${source} must be an integer from ${spec.min} to ${spec.max} (got ${JSON.stringify(raw)})`,
+        );
+      }
+      return value;
+    }
+    case 'string': {
+      const text = String(raw).trim();
+      if (text === '') throw new MeteoError('ERR_BAD_VALUE', `${source} must not be empty`);
+      return text;
+    }
+  }
+}
+
+/** One line about what parseArgs refused; its own messages run to several lines of advice. */
+function flagProblem(err: unknown): string {
+  const { code, message } = err as NodeJS.ErrnoException;
+  const quoted = /'([^']*)'/.exec(message)?.[1] ?? '';
+  switch (code) {
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
+      return `unknown flag ${quoted}`;
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
+      return message.includes('does not take an argument')
+        ? `${quoted} takes no value`
+        : `${quoted.split(' ')[0]} needs a value`;
+    case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
+      return `unexpected argument ${JSON.stringify(quoted)}`;
+    default:
+      return String(message).split('\n')[0] ?? 'bad command line';
+  }
+}
+
+/**
+ * Resolves `argv` (without node and the script) and `env` against `table`.
+ * Throws `MeteoError` with `ERR_BAD_FLAG` for an unknown flag or a missing
+ * value, and `ERR_BAD_VALUE` for a value out of range, naming the flag or the
+ * variable it came from.
+ */
+export function resolveOptions<Table extends OptionTable>(
+  table: Table,
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): Resolution<Table> {
+  const parseOptions: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
+    help: { type: 'boolean', short: 'h' },
+  };
+  for (const spec of Object.values(table)) {
+    parseOptions[spec.flag] = { type: spec.kind === 'boolean' ? 'boolean' : 'string' };
+  }
+  let flags: Record<string, string | boolean | undefined>;
+  try {
+    flags = parseArgs({
+      args: [...argv],
+      options: parseOptions,
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (err) {
+    throw new MeteoError('ERR_BAD_FLAG', flagProblem(err));
+  }
+  if (flags['help']) return { help: true };
+
+  const options: Record<string, number | string | boolean> = {};
+  for (const [key, spec] of Object.entries(table)) {
+    const flagValue = flags[spec.flag];
+    const envValue = spec.env === undefined ? undefined : env[spec.env];
+    if (flagValue !== undefined) {
+      options[key] = parseValue(spec, flagValue, `--${spec.flag}`);
+    } else if (envValue !== undefined && envValue !== '') {
+      options[key] = parseValue(spec, envValue, spec.env as string);
+    } else {
+      options[key] = spec.default;
+    }
+  }
+  return { help: false, options: Object.freeze(options) as ResolvedOptions<Table> };
+}
+
+/** The option list for `--help`, generated from the same table the resolver reads. */
+export function describeOptions(table: OptionTable): string {
+  const rows = Object.values(table).map((spec) => {
+    const flag =
+      spec.kind === 'boolean'
+        ? `--${spec.flag}`
+        : `--${spec.flag} ${spec.kind === 'integer' ? 'N' : 'TEXT'}`;
+    const env = spec.env ? ` [env ${spec.env}]` : '';
+    const fallback = spec.kind === 'boolean' ? '' : ` (default ${spec.default})`;
+    return [flag, `${spec.description}${fallback}${env}`] as const;
+  });
+  rows.push(['--help, -h', 'show this help and exit']);
+  const width = Math.max(...rows.map(([flag]) => flag.length));
+  return rows.map(([flag, text]) => `  ${flag.padEnd(width)}  ${text}`).join('\n');
+}
+
+// ---------------------------------------------------------------- the server
+
+/** The port the server listens on by default (docs/PROTOCOL.md §1). */
+export const DEFAULT_PORT = 7210;
+
+export const SERVER_OPTIONS = Object.freeze({
+  host: {
+    kind: 'string',
+    flag: 'host',
+    env: 'METEO_HOST',
+    default: '127.0.0.1',
+    description: 'address to listen on; loopback only unless you choose otherwise',
+  },
+  port: {
+    kind: 'integer',
+    flag: 'port',
+    env: 'METEO_PORT',
+    min: 0,
+    max: 65_535,
+    default: DEFAULT_PORT,
+    description: 'TCP port to listen on; 0 picks a free one',
+  },
+  threads: {
+    kind: 'integer',
+    flag: 'threads',
+    env: 'METEO_THREADS',
+    min: 1,
+    max: 64,
+    default: 2,
+    description: 'worker threads in the sensor pool (a fixed size: threads are never churned)',
+  },
+  seed: {
+    kind: 'integer',
+    flag: 'seed',
+    env: 'METEO_SEED',
+    min: 0,
+    max: 0xffff_ffff,
+    default: 1,
+    description:
+      'seed of the simulated weather; the same seed gives the same readings at the same time',
+  },
+} as const satisfies OptionTable);
+
+export type ServerOptions = ResolvedOptions<typeof SERVER_OPTIONS>;
+
+// ---------------------------------------------------------------- the client
+
+/** How often the client polls the station, unless `--interval` says otherwise. */
+export const DEFAULT_POLL_INTERVAL_MS = 5_000;
+
+export const CLIENT_OPTIONS = Object.freeze({
+  host: {
+    kind: 'string',
+    flag: 'host',
+    env: 'METEO_HOST',
+    default: '127.0.0.1',
+    description: 'server address',
+  },
+  port: {
+    kind: 'integer',
+    flag: 'port',
+    env: 'METEO_PORT',
+    min: 1,
+    max: 65_535,
+    default: DEFAULT_PORT,
+    description: 'server port',
+  },
+  pollIntervalMs: {
+    kind: 'integer',
+    flag: 'interval',
+    env: 'METEO_INTERVAL_MS',
+    min: 1,
+    max: 86_400_000,
+    default: DEFAULT_POLL_INTERVAL_MS,
+    description: 'milliseconds between polls',
+  },
+  connections: {
+    kind: 'integer',
+    flag: 'connections',
+    env: 'METEO_CONNECTIONS',
+    min: 1,
+    max: 10_000,
+    default: 1,
+    description: 'concurrent connections, each polling on its own socket',
+  },
+  count: {
+    kind: 'integer',
+    flag: 'count',
+    env: 'METEO_COUNT',
+    min: 0,
+    max: Number.MAX_SAFE_INTEGER,
+    default: 0,
+    description: 'polls per connection before exiting; 0 polls until interrupted',
+  },
+  json: {
+    kind: 'boolean',
+    flag: 'json',
+    default: false,
+    description: 'print one JSON object per poll per connection, one per line',
+  },
+} as const satisfies OptionTable);
+
+export type ClientOptions = ResolvedOptions<typeof CLIENT_OPTIONS>;

@@ -1,0 +1,65 @@
+/**
+ * Every failure meteo-actors reports has a stable `code`; the message is for
+ * people and may change. The same code travels on the wire in an `error`
+ * message (docs/PROTOCOL.md §6) and is listed with its cause in
+ * docs/errors.md, which spec/lib/errors.spec.ts keeps in step with this table.
+ */
+export const ERROR_CODES = {
+  // Wire: the peer broke the protocol (docs/PROTOCOL.md §6).
+  ERR_FRAME_TOO_LARGE: 'a frame declared a body longer than the maximum frame size',
+  ERR_BAD_MESSAGE: 'a frame body was not one MessagePack value of a known message shape',
+  ERR_UNSUPPORTED_VERSION: 'the hello named a protocol version the server does not speak',
+  ERR_HANDSHAKE_REQUIRED: 'a request arrived before the hello/welcome handshake',
+  ERR_ALREADY_GREETED: 'a second hello arrived on a connection that had completed its handshake',
+  ERR_UNKNOWN_READING: 'a read request named a reading other than the four the station has',
+  // Wire: the server could not serve a valid request.
+  ERR_SENSOR_FAILED: 'the sensor read failed (a fault in the model or a crashed worker thread)',
+  ERR_TOO_MANY_CONNECTIONS:
+    'the server is serving as many connections as it allows; the new one is closed',
+  ERR_SHUTTING_DOWN: 'the server is shutting down and closes the connection',
+  ERR_INTERNAL: 'an unexpected fault inside the connection; the connection is closed',
+  // Local: configuration and command line.
+  ERR_BAD_FLAG: 'an unknown command-line flag, or a flag without its value',
+  ERR_BAD_VALUE:
+    'a flag, environment variable or option has a value out of range or of the wrong form',
+  ERR_ADDRESS_IN_USE: 'the server could not listen because another process holds the address',
+  ERR_LISTEN_FAILED: 'the server could not listen on the address for another reason',
+  // Local: the client's view of the server.
+  ERR_CONNECT_FAILED: 'the client could not open a TCP connection to the server',
+  ERR_CONNECTION_LOST: 'the connection closed before the exchange finished',
+  ERR_REQUEST_TIMEOUT: "a request got no reply within the client's request timeout",
+  ERR_PROTOCOL: 'the server sent something the client does not understand',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERROR_CODES, value);
+}
+
+/** The one error class of the project: a stable code, a readable message. */
+export class MeteoError extends Error {
+  override readonly name = 'MeteoError';
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/**
+ * One line for a person: the code and the message, never a stack. Errors
+ * without a code (a bug, or an error from Node) are shown with their own code
+ * when they carry one, as Node's system errors do.
+ */
+export function describeError(err: unknown): string {
+  if (err instanceof MeteoError) return `${err.code}: ${err.message}`;
+  if (err instanceof Error) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code ? `${code}: ${err.message}` : err.message;
+  }
+  return String(err);
+}

@@ -1,0 +1,348 @@
+/**
+ * One polling connection of the client (docs/PROTOCOL.md §4–§5).
+ *
+ *   online: connecting → greeting → requesting ⟲ (×4) → reporting → waiting ─┐
+ *                                     ▲──────────────── after pollInterval ──┘
+ *   online ──LINK_DOWN──▶ reconnecting ── after reconnectBackoff ──▶ online
+ *
+ * The first connection checks that the service works: if it cannot be made
+ * or the server refuses the hello, the machine ends in `failed`. Once the
+ * service has answered, a lost connection is reopened with exponential
+ * backoff and jitter, and polling resumes.
+ *
+ * Pure: the socket is the invoked `serverLink` actor, and printing is done
+ * by the actions that actors/client.ts provides.
+ */
+import { assign, fromCallback, sendTo, setup } from 'xstate';
+import { isComplete, type PollResult, type Problem } from '../lib/poll.js';
+import {
+  type ClientMessage,
+  PROTOCOL_VERSION,
+  READINGS,
+  type Reading,
+  type ReadingReply,
+  type ReceivedServerMessage,
+  type Welcome,
+} from '../lib/protocol.js';
+import { hashUnit } from '../lib/sensors/noise.js';
+import { unbound } from './unbound.js';
+
+/** Server errors that mean "not now" rather than "never": the client retries later. */
+const RETRYABLE_CODES: readonly string[] = ['ERR_TOO_MANY_CONNECTIONS', 'ERR_SHUTTING_DOWN'];
+
+export interface ClientInput {
+  /** 1-based number of this connection, for the lines it prints. */
+  readonly connection: number;
+  readonly pollIntervalMs: number;
+  /** Polls to make before stopping; 0 polls until stopped. */
+  readonly polls: number;
+  /** How long a request may wait for its reply. */
+  readonly requestTimeoutMs: number;
+  /** First reconnect delay; doubles on each failed attempt up to `reconnectMaxMs`. */
+  readonly reconnectInitialMs: number;
+  readonly reconnectMaxMs: number;
+  /** Varies the jitter between connections and runs, so reconnects do not arrive in step. */
+  readonly jitterSeed: number;
+}
+
+export interface ClientContext extends ClientInput {
+  readonly welcome: Welcome | null;
+  /** Index in READINGS of the reading being asked for. */
+  readonly index: number;
+  readonly nextId: number;
+  readonly poll: PollResult;
+  /** Polls finished, complete or not. */
+  readonly pollsDone: number;
+  /** Polls that ended without all four values. */
+  readonly pollsIncomplete: number;
+  /** Failed connection attempts in a row. */
+  readonly attempt: number;
+  readonly backoffMs: number;
+  /** Why the last connection ended, or why the client failed. */
+  readonly problem: Problem | null;
+  /** An error the server sent about the whole connection (id nil), which explains the close that follows. */
+  readonly serverError: Problem | null;
+}
+
+export type ClientEvent =
+  | { readonly type: 'LINK_UP' }
+  | { readonly type: 'LINK_DOWN'; readonly code: string; readonly message: string }
+  | { readonly type: 'RECEIVED'; readonly message: ReceivedServerMessage }
+  | { readonly type: 'STOP' };
+
+/** What the machine tells its link: write this message. */
+export interface LinkCommand {
+  readonly type: 'SEND';
+  readonly message: ClientMessage;
+}
+
+function currentReading(context: ClientContext): Reading {
+  return READINGS[context.index] as Reading;
+}
+
+/** Exponential backoff with jitter: a delay in [½, 1] of min(max, initial × 2^attempt). */
+export function backoffDelay(context: ClientInput, attempt: number): number {
+  const ceiling = Math.min(
+    context.reconnectMaxMs,
+    context.reconnectInitialMs * 2 ** Math.min(attempt, 30),
+  );
+  return Math.round(
+    ceiling * (0.5 + 0.5 * hashUnit(context.jitterSeed, context.connection, attempt)),
+  );
+}
+
+export const clientMachine = setup({
+  types: {
+    context: {} as ClientContext,
+    events: {} as ClientEvent,
+    input: {} as ClientInput,
+  },
+  actors: {
+    /** The socket to the server: LINK_UP, RECEIVED per message, LINK_DOWN once; takes SEND. */
+    serverLink: fromCallback<LinkCommand>(unbound('actor', 'serverLink')),
+  },
+  actions: {
+    /** The handshake succeeded: show the station and the server. */
+    announceWelcome: unbound('action', 'announceWelcome') as (
+      _: unknown,
+      params: { welcome: Welcome; reconnected: boolean },
+    ) => void,
+    /** Show one finished poll. */
+    reportPoll: unbound('action', 'reportPoll') as (
+      _: unknown,
+      params: { poll: PollResult },
+    ) => void,
+    /** Show that the connection is lost and when the next attempt is. */
+    reportDisconnected: unbound('action', 'reportDisconnected') as (
+      _: unknown,
+      params: { problem: Problem; retryInMs: number },
+    ) => void,
+    /** Show why the client gives up. */
+    reportFailure: unbound('action', 'reportFailure') as (
+      _: unknown,
+      params: { problem: Problem },
+    ) => void,
+    sendHello: sendTo('link', {
+      type: 'SEND',
+      message: { type: 'hello', version: PROTOCOL_VERSION },
+    } as LinkCommand),
+    sendRead: sendTo(
+      'link',
+      ({ context }): LinkCommand => ({
+        type: 'SEND',
+        message: { type: 'read', id: context.nextId, reading: currentReading(context) },
+      }),
+    ),
+    storeWelcome: assign(({ event }) =>
+      event.type === 'RECEIVED' && event.message.type === 'welcome'
+        ? { welcome: event.message, attempt: 0 }
+        : {},
+    ),
+    /** Keep the reply (a reading, or an error) for the reading asked for, and move to the next. */
+    storeReply: assign(({ context, event }) => {
+      if (event.type !== 'RECEIVED') return {};
+      const { message } = event;
+      const answer: ReadingReply | Problem =
+        message.type === 'error'
+          ? { code: message.code, message: message.message }
+          : (message as ReadingReply);
+      return {
+        poll: { ...context.poll, [currentReading(context)]: answer },
+        index: context.index + 1,
+        nextId: (context.nextId + 1) >>> 0,
+      };
+    }),
+    /** The reply did not come in time: the rest of this poll is missing. */
+    markTimedOut: assign(({ context }) => {
+      const poll: Partial<Record<Reading, ReadingReply | Problem>> = { ...context.poll };
+      for (const reading of READINGS.slice(context.index)) {
+        poll[reading] = {
+          code: 'ERR_REQUEST_TIMEOUT',
+          message: `no reply within ${context.requestTimeoutMs} ms`,
+        };
+      }
+      return { poll, index: READINGS.length, nextId: (context.nextId + 1) >>> 0 };
+    }),
+    countPoll: assign(({ context }) => ({
+      pollsDone: context.pollsDone + 1,
+      pollsIncomplete: context.pollsIncomplete + (isComplete(context.poll) ? 0 : 1),
+    })),
+    startPoll: assign({ poll: {}, index: 0 }),
+    /** The server's own word for the close (say, ERR_SHUTTING_DOWN) explains it better than the socket can. */
+    recordLinkDown: assign(({ context, event }) =>
+      event.type === 'LINK_DOWN'
+        ? {
+            problem: context.serverError ?? { code: event.code, message: event.message },
+            serverError: null,
+          }
+        : {},
+    ),
+    recordServerError: assign(({ event }) =>
+      event.type === 'RECEIVED' && event.message.type === 'error'
+        ? { serverError: { code: event.message.code, message: event.message.message } }
+        : {},
+    ),
+    recordRefusal: assign(({ event }) =>
+      event.type === 'RECEIVED' && event.message.type === 'error'
+        ? { problem: { code: event.message.code, message: event.message.message } }
+        : {
+            problem: {
+              code: 'ERR_PROTOCOL',
+              message: 'the server did not answer the hello with a welcome',
+            },
+          },
+    ),
+    planReconnect: assign(({ context }) => ({
+      backoffMs: backoffDelay(context, context.attempt),
+      attempt: context.attempt + 1,
+    })),
+  },
+  guards: {
+    isWelcome: ({ event }) => event.type === 'RECEIVED' && event.message.type === 'welcome',
+    /** The refusal means "try later" (the server is full or stopping), not "never". */
+    isRetryableRefusal: ({ event }) =>
+      event.type === 'RECEIVED' &&
+      event.message.type === 'error' &&
+      RETRYABLE_CODES.includes(event.message.code),
+    /** The message answers the request in flight (a reply to an older, timed-out request does not). */
+    answersRequest: ({ context, event }) =>
+      event.type === 'RECEIVED' &&
+      event.message.type !== 'welcome' &&
+      event.message.id === context.nextId,
+    isConnectionError: ({ event }) =>
+      event.type === 'RECEIVED' && event.message.type === 'error' && event.message.id === null,
+    hasMoreReadings: ({ context }) => context.index < READINGS.length,
+    hasPolledEnough: ({ context }) => context.polls > 0 && context.pollsDone >= context.polls,
+    /** The service has never answered: the first check failed. */
+    neverConnected: ({ context }) => context.welcome === null,
+    isRetryable: ({ context, event }) =>
+      event.type === 'LINK_DOWN' &&
+      RETRYABLE_CODES.includes(context.serverError?.code ?? event.code),
+  },
+  delays: {
+    pollInterval: ({ context }) => context.pollIntervalMs,
+    requestTimeout: ({ context }) => context.requestTimeoutMs,
+    reconnectBackoff: ({ context }) => context.backoffMs,
+  },
+}).createMachine({
+  id: 'client',
+  context: ({ input }) => ({
+    ...input,
+    welcome: null,
+    index: 0,
+    nextId: 1,
+    poll: {},
+    pollsDone: 0,
+    pollsIncomplete: 0,
+    attempt: 0,
+    backoffMs: 0,
+    problem: null,
+    serverError: null,
+  }),
+  initial: 'online',
+  on: { STOP: '.done' },
+  states: {
+    online: {
+      invoke: { id: 'link', src: 'serverLink' },
+      initial: 'connecting',
+      on: {
+        RECEIVED: { guard: 'isConnectionError', actions: 'recordServerError' },
+        LINK_DOWN: [
+          { guard: 'isRetryable', target: 'reconnecting', actions: 'recordLinkDown' },
+          { guard: 'neverConnected', target: 'failed', actions: 'recordLinkDown' },
+          { target: 'reconnecting', actions: 'recordLinkDown' },
+        ],
+      },
+      states: {
+        connecting: {
+          on: { LINK_UP: 'greeting' },
+        },
+        greeting: {
+          entry: 'sendHello',
+          after: {
+            requestTimeout: {
+              target: '#client.failed',
+              actions: assign(({ context }) => ({
+                problem: {
+                  code: 'ERR_REQUEST_TIMEOUT',
+                  message: `no welcome within ${context.requestTimeoutMs} ms`,
+                },
+              })),
+            },
+          },
+          on: {
+            RECEIVED: [
+              {
+                guard: 'isWelcome',
+                target: 'requesting',
+                actions: [
+                  {
+                    type: 'announceWelcome',
+                    params: ({ context, event }) => ({
+                      welcome: event.message as Welcome,
+                      reconnected: context.welcome !== null,
+                    }),
+                  },
+                  'storeWelcome',
+                ],
+              },
+              {
+                guard: 'isRetryableRefusal',
+                target: '#client.reconnecting',
+                actions: 'recordRefusal',
+              },
+              { target: '#client.failed', actions: 'recordRefusal' },
+            ],
+          },
+        },
+        requesting: {
+          entry: 'sendRead',
+          after: { requestTimeout: { target: 'reporting', actions: 'markTimedOut' } },
+          on: {
+            RECEIVED: {
+              guard: 'answersRequest',
+              target: 'deciding',
+              actions: 'storeReply',
+            },
+          },
+        },
+        deciding: {
+          always: [{ guard: 'hasMoreReadings', target: 'requesting' }, { target: 'reporting' }],
+        },
+        reporting: {
+          entry: [
+            'countPoll',
+            { type: 'reportPoll', params: ({ context }) => ({ poll: context.poll }) },
+          ],
+          always: [{ guard: 'hasPolledEnough', target: '#client.done' }, { target: 'waiting' }],
+        },
+        waiting: {
+          after: { pollInterval: { target: 'requesting', actions: 'startPoll' } },
+        },
+      },
+    },
+    reconnecting: {
+      entry: [
+        'planReconnect',
+        {
+          type: 'reportDisconnected',
+          params: ({ context }) => ({
+            problem: context.problem ?? { code: 'ERR_CONNECTION_LOST', message: 'connection lost' },
+            retryInMs: context.backoffMs,
+          }),
+        },
+      ],
+      after: { reconnectBackoff: { target: 'online', actions: 'startPoll' } },
+    },
+    failed: {
+      type: 'final',
+      entry: {
+        type: 'reportFailure',
+        params: ({ context }) => ({
+          problem: context.problem ?? { code: 'ERR_CONNECTION_LOST', message: 'connection lost' },
+        }),
+      },
+    },
+    done: { type: 'final' },
+  },
+});
