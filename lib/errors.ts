@@ -59,7 +59,8 @@ export function describeError(err: unknown): string {
   if (err instanceof MeteoError) return `${err.code}: ${err.message}`;
   if (err instanceof Error) {
     const code = (err as NodeJS.ErrnoException).code;
-    return code ? `${code}: ${err.message}` : err.message;
+    // Node's file errors already start with their code ("ENOENT: no such file...").
+    return code && !err.message.startsWith(`${code}:`) ? `${code}: ${err.message}` : err.message;
   }
   return String(err);
 }

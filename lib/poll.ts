@@ -53,17 +53,18 @@ export function formatPollText(connection: number, poll: PollResult): string {
 
 /**
  * One JSON object with exactly the keys connection, time, minTemperature,
- * maxTemperature, pressure, rainfall. A value the poll did not get is null,
- * never a number.
+ * maxTemperature, pressure, rainfall. `time` is the observation time, or
+ * `reportedAt` when the poll got no reading at all. A value the poll did not
+ * get is null, never a number.
  */
-export function formatPollJson(connection: number, poll: PollResult): string {
+export function formatPollJson(connection: number, poll: PollResult, reportedAt: Date): string {
   const value = (reading: Reading): number | null => {
     const answer = poll[reading];
     return isReply(answer) ? answer.value : null;
   };
   return JSON.stringify({
     connection,
-    time: (pollTime(poll) ?? new Date(0)).toISOString(),
+    time: (pollTime(poll) ?? reportedAt).toISOString(),
     minTemperature: value('minTemperature'),
     maxTemperature: value('maxTemperature'),
     pressure: value('pressure'),

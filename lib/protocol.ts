@@ -149,7 +149,9 @@ addExtension({
 
 // Records off: plain maps and arrays that any MessagePack library reads.
 const packr = new Packr({ useRecords: false, variableMapSize: true });
-const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
+// A peer may write any integer as int 64 or uint 64 (a Go client writes an `int` so); msgpackr
+// would hand those over as BigInt, which no field accepts. As numbers they pass the range checks.
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
 
 /** The wire form of a message: numbers that are doubles by definition are wrapped. */
 function toWire(message: ServerMessage | ClientMessage): unknown {
@@ -344,7 +346,13 @@ export function decodeServerMessage(body: Uint8Array): ReceivedServerMessage {
         message: requireString(fields, 'message'),
       };
     }
-    default:
-      throw protocolError(`unknown message type ${JSON.stringify(fields['type'])}`);
+    default: {
+      // Quote only a string, and only its start: any other value (nested thousands deep, say)
+      // could make JSON.stringify throw, and this function throws only ERR_PROTOCOL.
+      const type = fields['type'];
+      throw protocolError(
+        `unknown message type ${typeof type === 'string' ? JSON.stringify(type.slice(0, 64)) : `(a ${typeof type})`}`,
+      );
+    }
   }
 }

@@ -1,0 +1,266 @@
+import { expect } from 'chai';
+import {
+  CLIENT_OPTIONS,
+  DEFAULT_POLL_INTERVAL_MS,
+  DEFAULT_PORT,
+  describeOptions,
+  type OptionTable,
+  resolveOptions,
+  SERVER_OPTIONS,
+} from '../../lib/config.js';
+import { MeteoError } from '../../lib/errors.js';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** The options a command line resolves to; fails the test when it asks for the help instead. */
+function resolve<Table extends OptionTable>(table: Table, argv: string[], env: Env = {}) {
+  const resolution = resolveOptions(table, argv, env);
+  if (resolution.help) expect.fail('expected options, got the help');
+  return resolution.options;
+}
+
+/** The MeteoError that resolving throws; fails the test when it does not throw one. */
+function refusal(table: OptionTable, argv: string[], env: Env = {}): MeteoError {
+  try {
+    resolveOptions(table, argv, env);
+  } catch (err) {
+    expect(err).to.be.instanceOf(MeteoError);
+    return err as MeteoError;
+  }
+  return expect.fail(`expected ${JSON.stringify(argv)} ${JSON.stringify(env)} to be refused`);
+}
+
+describe('lib/config', () => {
+  describe('defaults', () => {
+    it('gives the server its defaults when neither flags nor env say otherwise', () => {
+      expect(resolve(SERVER_OPTIONS, [])).to.deep.equal({
+        host: '127.0.0.1',
+        port: DEFAULT_PORT,
+        threads: 2,
+        seed: 1,
+      });
+    });
+
+    it('gives the client its defaults when neither flags nor env say otherwise', () => {
+      expect(resolve(CLIENT_OPTIONS, [])).to.deep.equal({
+        host: '127.0.0.1',
+        port: DEFAULT_PORT,
+        pollIntervalMs: DEFAULT_POLL_INTERVAL_MS,
+        connections: 1,
+        count: 0,
+        json: false,
+      });
+    });
+
+    it('listens on loopback only by default', () => {
+      expect(resolve(SERVER_OPTIONS, []).host).to.equal('127.0.0.1');
+    });
+
+    it('returns frozen options', () => {
+      expect(Object.isFrozen(resolve(SERVER_OPTIONS, []))).to.equal(true);
+    });
+
+    it('ignores environment variables it does not know', () => {
+      expect(resolve(SERVER_OPTIONS, [], { METEO_COLOUR: 'blue', PATH: '/bin' })).to.deep.equal(
+        resolve(SERVER_OPTIONS, []),
+      );
+    });
+
+    it('treats an empty environment variable as unset', () => {
+      expect(resolve(SERVER_OPTIONS, [], { METEO_PORT: '', METEO_HOST: '' })).to.include({
+        port: DEFAULT_PORT,
+        host: '127.0.0.1',
+      });
+    });
+  });
+
+  describe('precedence', () => {
+    it('takes environment variables over defaults', () => {
+      const env = {
+        METEO_HOST: '0.0.0.0',
+        METEO_PORT: '8000',
+        METEO_THREADS: '4',
+        METEO_SEED: '99',
+      };
+      expect(resolve(SERVER_OPTIONS, [], env)).to.deep.equal({
+        host: '0.0.0.0',
+        port: 8000,
+        threads: 4,
+        seed: 99,
+      });
+    });
+
+    it("takes the client's environment variables over defaults", () => {
+      const env = { METEO_INTERVAL_MS: '250', METEO_CONNECTIONS: '8', METEO_COUNT: '3' };
+      expect(resolve(CLIENT_OPTIONS, [], env)).to.include({
+        pollIntervalMs: 250,
+        connections: 8,
+        count: 3,
+      });
+    });
+
+    it('takes flags over environment variables', () => {
+      const env = { METEO_PORT: '8000', METEO_THREADS: '4' };
+      expect(resolve(SERVER_OPTIONS, ['--port', '9000', '--threads=3'], env)).to.include({
+        port: 9000,
+        threads: 3,
+      });
+    });
+
+    it('takes a flag over an environment variable that would be refused', () => {
+      expect(resolve(SERVER_OPTIONS, ['--port', '9000'], { METEO_PORT: 'nonsense' })).to.include({
+        port: 9000,
+      });
+    });
+
+    it('maps the --interval flag to pollIntervalMs', () => {
+      expect(resolve(CLIENT_OPTIONS, ['--interval', '1500']).pollIntervalMs).to.equal(1500);
+    });
+
+    it('sets a boolean flag by its presence', () => {
+      expect(resolve(CLIENT_OPTIONS, ['--json']).json).to.equal(true);
+    });
+
+    it('trims the value of a string option', () => {
+      expect(resolve(SERVER_OPTIONS, ['--host', ' ::1 ']).host).to.equal('::1');
+    });
+  });
+
+  describe('--help', () => {
+    it('asks for the help with --help', () => {
+      expect(resolveOptions(SERVER_OPTIONS, ['--help'], {})).to.deep.equal({ help: true });
+    });
+
+    it('asks for the help with -h', () => {
+      expect(resolveOptions(CLIENT_OPTIONS, ['-h'], {})).to.deep.equal({ help: true });
+    });
+
+    it('asks for the help whatever other valid flags come with it', () => {
+      expect(
+        resolveOptions(CLIENT_OPTIONS, ['--json', '--port', '80', '--help'], {}),
+      ).to.deep.equal({ help: true });
+    });
+  });
+
+  describe('ERR_BAD_FLAG', () => {
+    const cases: readonly [string, OptionTable, string[]][] = [
+      ['an unknown flag', SERVER_OPTIONS, ['--colour', 'blue']],
+      ['an unknown short flag', SERVER_OPTIONS, ['-p', '80']],
+      ['a flag of the other program', SERVER_OPTIONS, ['--json']],
+      ['a flag without its value at the end', SERVER_OPTIONS, ['--port']],
+      [
+        'a flag followed by another flag instead of its value',
+        SERVER_OPTIONS,
+        ['--port', '--threads', '3'],
+      ],
+      ['a value given to a boolean flag', CLIENT_OPTIONS, ['--json=yes']],
+      ['a stray positional argument', CLIENT_OPTIONS, ['localhost']],
+      ['a positional argument after the flags', SERVER_OPTIONS, ['--port', '80', '81']],
+    ];
+
+    for (const [what, table, argv] of cases) {
+      it(`refuses ${what} with ERR_BAD_FLAG`, () => {
+        expect(refusal(table, argv).code).to.equal('ERR_BAD_FLAG');
+      });
+    }
+
+    it('names the unknown flag', () => {
+      expect(refusal(SERVER_OPTIONS, ['--colour', 'blue']).message).to.include('--colour');
+    });
+
+    it('names the flag that lacks its value', () => {
+      expect(refusal(SERVER_OPTIONS, ['--threads']).message).to.include('--threads');
+    });
+  });
+
+  describe('ERR_BAD_VALUE', () => {
+    const badPorts = ['12abc', '1e3', '-1', '70000', '65536', '', '0x50', '80.0', '8 0', 'eighty'];
+
+    for (const value of badPorts) {
+      it(`refuses --port=${JSON.stringify(value)} with ERR_BAD_VALUE naming --port`, () => {
+        const err = refusal(SERVER_OPTIONS, [`--port=${value}`]);
+        expect(err.code).to.equal('ERR_BAD_VALUE');
+        expect(err.message).to.include('--port');
+      });
+    }
+
+    for (const value of badPorts.filter((port) => port !== '')) {
+      it(`refuses METEO_PORT=${JSON.stringify(value)} with ERR_BAD_VALUE naming METEO_PORT`, () => {
+        const err = refusal(SERVER_OPTIONS, [], { METEO_PORT: value });
+        expect(err.code).to.equal('ERR_BAD_VALUE');
+        expect(err.message).to.include('METEO_PORT');
+      });
+    }
+
+    it('accepts the ends of each integer range and refuses one past them', () => {
+      for (const table of [SERVER_OPTIONS, CLIENT_OPTIONS] as OptionTable[]) {
+        for (const spec of Object.values(table)) {
+          if (spec.kind !== 'integer') continue;
+          for (const ok of [spec.min, spec.max]) {
+            expect(
+              () => resolveOptions(table, [`--${spec.flag}=${ok}`], {}),
+              `--${spec.flag}=${ok}`,
+            ).not.to.throw();
+          }
+          for (const bad of [spec.min - 1, spec.max + 1]) {
+            const err = refusal(table, [`--${spec.flag}=${bad}`]);
+            expect(err.code, `--${spec.flag}=${bad}`).to.equal('ERR_BAD_VALUE');
+            expect(err.message).to.include(`--${spec.flag}`);
+          }
+        }
+      }
+    });
+
+    it('lets the server take port 0 (pick a free one) but not the client', () => {
+      expect(resolve(SERVER_OPTIONS, ['--port', '0']).port).to.equal(0);
+      expect(refusal(CLIENT_OPTIONS, ['--port', '0']).code).to.equal('ERR_BAD_VALUE');
+    });
+
+    it('refuses zero threads', () => {
+      const err = refusal(SERVER_OPTIONS, [], { METEO_THREADS: '0' });
+      expect(err.code).to.equal('ERR_BAD_VALUE');
+      expect(err.message).to.include('METEO_THREADS');
+    });
+
+    it('refuses a count beyond the integers a double holds exactly', () => {
+      expect(refusal(CLIENT_OPTIONS, ['--count', '9007199254740993']).code).to.equal(
+        'ERR_BAD_VALUE',
+      );
+    });
+
+    it('refuses an empty host', () => {
+      const err = refusal(SERVER_OPTIONS, ['--host=']);
+      expect(err.code).to.equal('ERR_BAD_VALUE');
+      expect(err.message).to.include('--host');
+    });
+
+    it('refuses a host of spaces given in the environment', () => {
+      const err = refusal(CLIENT_OPTIONS, [], { METEO_HOST: '   ' });
+      expect(err.code).to.equal('ERR_BAD_VALUE');
+      expect(err.message).to.include('METEO_HOST');
+    });
+  });
+
+  describe('describeOptions', () => {
+    for (const [name, table] of [
+      ['server', SERVER_OPTIONS],
+      ['client', CLIENT_OPTIONS],
+    ] as const) {
+      it(`lists every ${name} flag with its environment variable and default`, () => {
+        const help = describeOptions(table);
+        for (const spec of Object.values(table) as OptionTable[string][]) {
+          expect(help).to.match(new RegExp(`^  --${spec.flag}\\b`, 'm'));
+          if (spec.env) expect(help).to.include(`[env ${spec.env}]`);
+          if (spec.kind !== 'boolean') expect(help).to.include(`(default ${spec.default})`);
+        }
+        expect(help).to.include('--help, -h');
+      });
+
+      it(`gives each ${name} flag one line of its own`, () => {
+        const lines = describeOptions(table).split('\n');
+        // One line per option, and one for --help.
+        expect(lines).to.have.length(Object.keys(table).length + 1);
+      });
+    }
+  });
+});

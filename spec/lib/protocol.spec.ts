@@ -1,0 +1,743 @@
+import { expect } from 'chai';
+import fc from 'fast-check';
+import { Packr } from 'msgpackr';
+import { ERROR_CODES, isErrorCode, MeteoError } from '../../lib/errors.js';
+import { FRAME_HEADER_BYTES, FrameDecoder, MAX_REPLY_FRAME_BYTES } from '../../lib/framing.js';
+import {
+  type ClientMessage,
+  decodeClientMessage,
+  decodeServerMessage,
+  encodeMessage,
+  MAX_REQUEST_ID,
+  READINGS,
+  type ReadingReply,
+  type ReadRequest,
+  type ServerMessage,
+  UNITS,
+  type Welcome,
+} from '../../lib/protocol.js';
+
+/*
+ * Pinned wire bytes: the examples of docs/PROTOCOL.md §5.1 and §5.2, a read
+ * request and the reply that answers it. They are written out by hand from the
+ * MessagePack specification, not captured from the encoder, so any change of
+ * encoding fails here.
+ *
+ * READ_REQUEST_FRAME_HEX: { type: "read", id: 7, reading: "rainfall" }
+ *
+ *   00 00 00 20                          length prefix: the body is 32 bytes
+ *   83                                   fixmap, 3 entries
+ *   a4 74 79 70 65  a4 72 65 61 64       "type": "read"
+ *   a2 69 64  07                         "id": 7 (positive fixint)
+ *   a7 72 65 61 64 69 6e 67              "reading":
+ *   a8 72 61 69 6e 66 61 6c 6c             "rainfall"
+ *
+ * READING_REPLY_FRAME_HEX: { type: "reading", id: 7, reading: "rainfall",
+ *   value: 12.0, unit: "mm", observedAt: 2026-11-26T21:30:00Z }
+ *
+ *   00 00 00 4b                          length prefix: the body is 75 bytes
+ *   86                                   fixmap, 6 entries
+ *   a4 74 79 70 65  a7 72 65 61 64 69 6e 67
+ *                                        "type": "reading"
+ *   a2 69 64  07                         "id": 7 (positive fixint)
+ *   a7 72 65 61 64 69 6e 67              "reading":
+ *   a8 72 61 69 6e 66 61 6c 6c             "rainfall"
+ *   a5 76 61 6c 75 65                    "value":
+ *   cb 40 28 00 00 00 00 00 00             12.0 as float 64 (0xcb + IEEE-754 big-endian),
+ *                                          never the integer 0x0c, though it is whole
+ *   a4 75 6e 69 74  a2 6d 6d             "unit": "mm"
+ *   aa 6f 62 73 65 72 76 65 64 41 74     "observedAt":
+ *   d6 ff 6b 08 a4 d8                      fixext 4, type -1 (timestamp 32): 1795728600 s
+ *                                          since the epoch, 2026-11-26T21:30:00Z
+ */
+const READ_REQUEST_FRAME_HEX =
+  '00000020' +
+  '83' +
+  'a474797065' +
+  'a472656164' +
+  'a26964' +
+  '07' +
+  'a772656164696e67' +
+  'a87261696e66616c6c';
+
+const READING_REPLY_FRAME_HEX =
+  '0000004b' +
+  '86' +
+  'a474797065' +
+  'a772656164696e67' +
+  'a26964' +
+  '07' +
+  'a772656164696e67' +
+  'a87261696e66616c6c' +
+  'a576616c7565' +
+  'cb4028000000000000' +
+  'a4756e6974' +
+  'a26d6d' +
+  'aa6f627365727665644174' +
+  'd6ff6b08a4d8';
+
+const PINNED_READ_REQUEST: ReadRequest = { type: 'read', id: 7, reading: 'rainfall' };
+const PINNED_READING_REPLY: ReadingReply = {
+  type: 'reading',
+  id: 7,
+  reading: 'rainfall',
+  value: 12,
+  unit: 'mm',
+  observedAt: new Date('2026-11-26T21:30:00Z'),
+};
+
+/** A plain MessagePack encoder for hand-made bodies, valid or not. */
+const testPackr = new Packr({ useRecords: false, variableMapSize: true });
+
+function pack(value: unknown): Buffer {
+  return testPackr.pack(value);
+}
+
+/** Bytes from hex written with spaces for readability. */
+function hex(text: string): Buffer {
+  return Buffer.from(text.replace(/\s+/g, ''), 'hex');
+}
+
+function bodyOf(frame: Buffer): Buffer {
+  return frame.subarray(FRAME_HEADER_BYTES);
+}
+
+/** A MessagePack fixstr, as the encoder writes a short map key. */
+function fixstr(key: string): Buffer {
+  const utf8 = Buffer.from(key, 'utf8');
+  return Buffer.concat([Buffer.from([0xa0 | utf8.length]), utf8]);
+}
+
+/** The bytes that follow `key` in an encoded map; the key must occur exactly once. */
+function bytesAfterKey(encoded: Buffer, key: string): Buffer {
+  const needle = fixstr(key);
+  const at = encoded.indexOf(needle);
+  expect(at, `key ${key}`).to.be.at.least(0);
+  expect(encoded.indexOf(needle, at + 1), `key ${key} occurs once`).to.equal(-1);
+  return encoded.subarray(at + needle.length);
+}
+
+/** MessagePack float 64: marker 0xcb, then the IEEE-754 double big-endian. */
+function float64Bytes(value: number): Buffer {
+  const out = Buffer.alloc(9);
+  out[0] = 0xcb;
+  out.writeDoubleBE(value, 1);
+  return out;
+}
+
+function reply(value: number): ReadingReply {
+  return { ...PINNED_READING_REPLY, value };
+}
+
+const WELCOME: Welcome = {
+  type: 'welcome',
+  version: 1,
+  server: 'meteo-actors/0.1.0',
+  station: { id: 'seattle', name: 'Seattle', latitude: 47, longitude: -122, elevation: 56 },
+  units: UNITS,
+};
+
+/** `{ type: [[[...nil...]]] }`, the array nested `depth` deep: a small body, a deep value. */
+function nestedType(depth: number): Buffer {
+  return Buffer.concat([hex('81 a474797065'), Buffer.alloc(depth, 0x91), hex('c0')]);
+}
+
+function expectProtocolError(body: Uint8Array): void {
+  let thrown: unknown;
+  try {
+    decodeServerMessage(body);
+  } catch (err) {
+    thrown = err;
+  }
+  expect(thrown, 'decodeServerMessage should throw').to.be.instanceOf(MeteoError);
+  expect((thrown as MeteoError).code).to.equal('ERR_PROTOCOL');
+}
+
+/** True when `message` is a client message the server may act on, with every field in range. */
+function isValidClientMessage(message: ReturnType<typeof decodeClientMessage>): boolean {
+  switch (message.type) {
+    case 'hello':
+      return (
+        Object.keys(message).length === 2 &&
+        Number.isInteger(message.version) &&
+        message.version >= 0 &&
+        message.version <= MAX_REQUEST_ID
+      );
+    case 'read':
+      return (
+        Object.keys(message).length === 3 &&
+        Number.isInteger(message.id) &&
+        message.id >= 0 &&
+        message.id <= MAX_REQUEST_ID &&
+        READINGS.includes(message.reading)
+      );
+    default:
+      return false;
+  }
+}
+
+function isCodedRejection(message: ReturnType<typeof decodeClientMessage>): boolean {
+  return (
+    message.type === 'rejected' &&
+    isErrorCode(message.code) &&
+    typeof message.message === 'string' &&
+    (message.id === null ||
+      (Number.isInteger(message.id) && message.id >= 0 && message.id <= MAX_REQUEST_ID))
+  );
+}
+
+// ---------------------------------------------------------------- arbitraries
+
+const requestId = fc.integer({ min: 0, max: MAX_REQUEST_ID });
+const reading = fc.constantFrom(...READINGS);
+const text = fc.string({ unit: 'grapheme', maxLength: 40 });
+/** Whole seconds, as observations are stamped, from 1970 up to the end of timestamp 32. */
+const wholeSecondDate = fc
+  .integer({ min: 0, max: 0xffff_ffff })
+  .map((seconds) => new Date(seconds * 1000));
+
+const helloArb = fc.record({ type: fc.constant('hello' as const), version: requestId });
+const readArb = fc.record({ type: fc.constant('read' as const), id: requestId, reading });
+const clientMessageArb: fc.Arbitrary<ClientMessage> = fc.oneof(helloArb, readArb);
+
+const welcomeArb: fc.Arbitrary<Welcome> = fc.record({
+  type: fc.constant('welcome' as const),
+  version: requestId,
+  server: text,
+  station: fc.record({
+    id: text,
+    name: text,
+    latitude: fc.double(),
+    longitude: fc.double(),
+    elevation: fc.double(),
+  }),
+  units: fc.constant(UNITS),
+});
+const readingReplyArb: fc.Arbitrary<ReadingReply> = fc.record({
+  type: fc.constant('reading' as const),
+  id: requestId,
+  reading,
+  value: fc.double(),
+  unit: text,
+  observedAt: wholeSecondDate,
+});
+const errorCode = fc.constantFrom(...(Object.keys(ERROR_CODES) as (keyof typeof ERROR_CODES)[]));
+const errorReplyArb = fc.record({
+  type: fc.constant('error' as const),
+  id: fc.option(requestId, { nil: null }),
+  code: errorCode,
+  message: text,
+});
+const serverMessageArb: fc.Arbitrary<ServerMessage> = fc.oneof(
+  welcomeArb,
+  readingReplyArb,
+  errorReplyArb,
+);
+
+describe('lib/protocol', () => {
+  describe('pinned wire bytes', () => {
+    it('encodes a read request to exactly the documented bytes', () => {
+      expect(encodeMessage(PINNED_READ_REQUEST).toString('hex')).to.equal(READ_REQUEST_FRAME_HEX);
+    });
+
+    it('encodes a reading reply to exactly the documented bytes', () => {
+      expect(encodeMessage(PINNED_READING_REPLY).toString('hex')).to.equal(READING_REPLY_FRAME_HEX);
+    });
+
+    it('decodes the documented read request bytes', () => {
+      const body = bodyOf(Buffer.from(READ_REQUEST_FRAME_HEX, 'hex'));
+      expect(decodeClientMessage(body)).to.deep.equal(PINNED_READ_REQUEST);
+    });
+
+    it('decodes the documented reading reply bytes', () => {
+      const body = bodyOf(Buffer.from(READING_REPLY_FRAME_HEX, 'hex'));
+      expect(decodeServerMessage(body)).to.deep.equal(PINNED_READING_REPLY);
+    });
+  });
+
+  describe('encodeMessage', () => {
+    it('returns a whole frame whose prefix is the body length', () => {
+      fc.assert(
+        fc.property(fc.oneof(clientMessageArb, serverMessageArb), (message) => {
+          const frame = encodeMessage(message);
+          expect(frame.readUInt32BE(0)).to.equal(frame.length - FRAME_HEADER_BYTES);
+        }),
+        { numRuns: 500 },
+      );
+    });
+
+    it('frames a message larger than the encoder buffer with the right prefix', () => {
+      const message = 'x'.repeat(MAX_REPLY_FRAME_BYTES);
+      const frame = encodeMessage({ type: 'error', id: 1, code: 'ERR_INTERNAL', message });
+      expect(frame.readUInt32BE(0)).to.equal(frame.length - FRAME_HEADER_BYTES);
+      expect(decodeServerMessage(bodyOf(frame))).to.include({ message });
+    });
+
+    it('leaves an earlier frame intact while later messages are encoded', () => {
+      const first = encodeMessage(PINNED_READING_REPLY);
+      const snapshot = Buffer.from(first);
+      for (let id = 0; id < 2000; id++) {
+        encodeMessage({ type: 'error', id, code: 'ERR_SENSOR_FAILED', message: 'y'.repeat(id) });
+      }
+      expect(first.equals(snapshot)).to.equal(true);
+    });
+
+    it('produces frames that a FrameDecoder splits back into their bodies', () => {
+      const frames = [encodeMessage(WELCOME), encodeMessage(PINNED_READING_REPLY)];
+      const batch = new FrameDecoder(MAX_REPLY_FRAME_BYTES).push(Buffer.concat(frames));
+      expect(batch.error).to.equal(undefined);
+      expect(batch.frames.map((body) => Buffer.from(body))).to.deep.equal(frames.map(bodyOf));
+    });
+  });
+
+  describe('round trip', () => {
+    it('decodes a hello to the message that was encoded', () => {
+      const hello = { type: 'hello', version: 1 } as const;
+      expect(decodeClientMessage(bodyOf(encodeMessage(hello)))).to.deep.equal(hello);
+    });
+
+    it('decodes a read request to the message that was encoded', () => {
+      const read = { type: 'read', id: 4_000_000_000, reading: 'pressure' } as const;
+      expect(decodeClientMessage(bodyOf(encodeMessage(read)))).to.deep.equal(read);
+    });
+
+    it('decodes a welcome to the message that was encoded', () => {
+      expect(decodeServerMessage(bodyOf(encodeMessage(WELCOME)))).to.deep.equal(WELCOME);
+    });
+
+    it('decodes a reading reply to the message that was encoded', () => {
+      expect(decodeServerMessage(bodyOf(encodeMessage(PINNED_READING_REPLY)))).to.deep.equal(
+        PINNED_READING_REPLY,
+      );
+    });
+
+    it('decodes an error reply, with or without a request id, to the message that was encoded', () => {
+      for (const id of [null, 0, 17]) {
+        const error = { type: 'error', id, code: 'ERR_UNKNOWN_READING', message: 'no' } as const;
+        expect(decodeServerMessage(bodyOf(encodeMessage(error)))).to.deep.equal(error);
+      }
+    });
+
+    it('decodes every client message to the message that was encoded (property)', () => {
+      fc.assert(
+        fc.property(clientMessageArb, (message) => {
+          expect(decodeClientMessage(bodyOf(encodeMessage(message)))).to.deep.equal(message);
+        }),
+        { numRuns: 1000 },
+      );
+    });
+
+    it('decodes every server message to the message that was encoded (property)', () => {
+      // chai's deep equality tells -0 from 0 and takes NaN as equal to NaN, as the wire does.
+      fc.assert(
+        fc.property(serverMessageArb, (message) => {
+          expect(decodeServerMessage(bodyOf(encodeMessage(message)))).to.deep.equal(message);
+        }),
+        { numRuns: 1000 },
+      );
+    });
+  });
+
+  describe('floats on the wire', () => {
+    for (const value of [0, 12, -3, 1013, 0.4, -0]) {
+      it(`writes a reading value of ${Object.is(value, -0) ? '-0' : value} as float 64, never an integer`, () => {
+        const encoded = encodeMessage(reply(value));
+        expect(bytesAfterKey(encoded, 'value').subarray(0, 9).toString('hex')).to.equal(
+          float64Bytes(value).toString('hex'),
+        );
+      });
+    }
+
+    it('writes any reading value as float 64 (property)', () => {
+      fc.assert(
+        fc.property(fc.double(), (value) => {
+          const after = bytesAfterKey(encodeMessage(reply(value)), 'value');
+          expect(after.subarray(0, 9).equals(float64Bytes(value))).to.equal(true);
+        }),
+        { numRuns: 1000 },
+      );
+    });
+
+    it("writes the welcome's latitude, longitude and elevation as float 64 even when whole", () => {
+      const encoded = encodeMessage(WELCOME);
+      const { latitude, longitude, elevation } = WELCOME.station;
+      for (const [key, value] of Object.entries({ latitude, longitude, elevation })) {
+        expect(bytesAfterKey(encoded, key).subarray(0, 9).toString('hex'), key).to.equal(
+          float64Bytes(value).toString('hex'),
+        );
+      }
+    });
+
+    it('keeps the integer fields of a reading reply as integers', () => {
+      const encoded = encodeMessage({ ...PINNED_READING_REPLY, id: 300 });
+      // uint 16 (0xcd), the smallest form for 300.
+      expect(bytesAfterKey(encoded, 'id').subarray(0, 3).toString('hex')).to.equal('cd012c');
+    });
+
+    it('refuses a body that carries the internal float 64 extension type', () => {
+      // fixext 1, type 1: the key msgpackr files Float64 under must not be accepted from a peer.
+      const body = hex('83 a474797065 a472656164 a26964 d40100 a772656164696e67 a47261696e');
+      expect(decodeClientMessage(body)).to.include({ type: 'rejected', code: 'ERR_BAD_MESSAGE' });
+    });
+  });
+
+  describe('observedAt', () => {
+    it('travels as the MessagePack timestamp extension, type -1', () => {
+      const seconds = 1_795_698_300;
+      const encoded = encodeMessage({
+        ...PINNED_READING_REPLY,
+        observedAt: new Date(seconds * 1000),
+      });
+      const after = bytesAfterKey(encoded, 'observedAt');
+      // fixext 4 (0xd6), ext type -1 (0xff), then the seconds as uint 32: timestamp 32.
+      expect(after.subarray(0, 2).toString('hex')).to.equal('d6ff');
+      expect(after.readUInt32BE(2)).to.equal(seconds);
+      expect(after.length).to.equal(6);
+    });
+
+    it('decodes a timestamp 64 with nanoseconds to the same instant', () => {
+      // fixext 8 (0xd7), type -1: 30 bits of nanoseconds (500 ms), then 34 bits of seconds.
+      const stamp = Buffer.alloc(10);
+      stamp[0] = 0xd7;
+      stamp[1] = 0xff;
+      const nanoseconds = 500_000_000;
+      const seconds = 1_795_698_300;
+      stamp.writeUInt32BE(((nanoseconds << 2) >>> 0) + Math.floor(seconds / 2 ** 32), 2);
+      stamp.writeUInt32BE(seconds % 2 ** 32, 6);
+      const body = Buffer.concat([
+        bodyOf(encodeMessage(PINNED_READING_REPLY)).subarray(0, -6),
+        stamp,
+      ]);
+      const decoded = decodeServerMessage(body);
+      expect(decoded.type === 'reading' && decoded.observedAt.getTime()).to.equal(
+        seconds * 1000 + 500,
+      );
+    });
+
+    it('is refused when it is not a timestamp', () => {
+      expectProtocolError(pack({ ...PINNED_READING_REPLY, observedAt: 1_795_698_300 }));
+    });
+  });
+
+  describe('decodeClientMessage', () => {
+    const validRead = { type: 'read', id: 9, reading: 'rainfall' };
+
+    const rejections: readonly [string, Buffer, string, number | null][] = [
+      ['an empty body', Buffer.alloc(0), 'ERR_BAD_MESSAGE', null],
+      ['a byte that is not MessagePack (0xc1)', hex('c1'), 'ERR_BAD_MESSAGE', null],
+      ['a map cut short', pack(validRead).subarray(0, 10), 'ERR_BAD_MESSAGE', null],
+      [
+        'trailing bytes after one value',
+        Buffer.concat([pack(validRead), hex('00')]),
+        'ERR_BAD_MESSAGE',
+        null,
+      ],
+      [
+        'two whole messages in one body',
+        Buffer.concat([pack(validRead), pack(validRead)]),
+        'ERR_BAD_MESSAGE',
+        null,
+      ],
+      ['an array instead of a map', pack(['read', 9, 'rainfall']), 'ERR_BAD_MESSAGE', null],
+      ['a string instead of a map', pack('read'), 'ERR_BAD_MESSAGE', null],
+      ['nil instead of a map', hex('c0'), 'ERR_BAD_MESSAGE', null],
+      ['an unknown type', pack({ ...validRead, type: 'write' }), 'ERR_BAD_MESSAGE', null],
+      ['a map without a type', pack({ id: 9, reading: 'rainfall' }), 'ERR_BAD_MESSAGE', null],
+      [
+        'a read without an id',
+        pack({ type: 'read', reading: 'rainfall' }),
+        'ERR_BAD_MESSAGE',
+        null,
+      ],
+      ['a negative id', pack({ ...validRead, id: -1 }), 'ERR_BAD_MESSAGE', null],
+      ['a fractional id', pack({ ...validRead, id: 1.5 }), 'ERR_BAD_MESSAGE', null],
+      ['an id of 2^32', pack({ ...validRead, id: 2 ** 32 }), 'ERR_BAD_MESSAGE', null],
+      [
+        'an id of 2^32 written as uint 64',
+        hex(
+          '83 a474797065 a472656164 a26964 cf0000000100000000 a772656164696e67 a87261696e66616c6c',
+        ),
+        'ERR_BAD_MESSAGE',
+        null,
+      ],
+      ['an id that is a string', pack({ ...validRead, id: '9' }), 'ERR_BAD_MESSAGE', null],
+      ['a reading that is a number', pack({ ...validRead, reading: 3 }), 'ERR_BAD_MESSAGE', 9],
+      ['a read without a reading', pack({ type: 'read', id: 9 }), 'ERR_BAD_MESSAGE', 9],
+      [
+        'an unknown reading name',
+        pack({ ...validRead, reading: 'humidity' }),
+        'ERR_UNKNOWN_READING',
+        9,
+      ],
+      [
+        'a reading name in the wrong case',
+        pack({ ...validRead, reading: 'Rainfall' }),
+        'ERR_UNKNOWN_READING',
+        9,
+      ],
+      ['a hello without a version', pack({ type: 'hello' }), 'ERR_BAD_MESSAGE', null],
+      [
+        'a hello with a negative version',
+        pack({ type: 'hello', version: -1 }),
+        'ERR_BAD_MESSAGE',
+        null,
+      ],
+      [
+        'a hello with a string version',
+        pack({ type: 'hello', version: '1' }),
+        'ERR_BAD_MESSAGE',
+        null,
+      ],
+      ['a value nested too deep to read', nestedType(100_000), 'ERR_BAD_MESSAGE', null],
+    ];
+
+    for (const [what, body, code, id] of rejections) {
+      it(`rejects ${what} with ${code}${id === null ? '' : ' and keeps the request id'}`, () => {
+        const result = decodeClientMessage(body);
+        expect(result).to.include({ type: 'rejected', code, id });
+        expect(result).to.have.property('message').that.is.a('string').and.is.not.empty;
+      });
+    }
+
+    it('accepts the smallest and the largest request id', () => {
+      for (const id of [0, MAX_REQUEST_ID]) {
+        expect(decodeClientMessage(pack({ ...validRead, id }))).to.deep.equal({ ...validRead, id });
+      }
+    });
+
+    it('accepts an id or a version written in any MessagePack integer format', () => {
+      // MessagePack lets an encoder pick any width; a Go client, for one, writes an int as int 64.
+      const sevens = [
+        '07',
+        'cc07',
+        'cd0007',
+        'ce00000007',
+        'cf0000000000000007',
+        'd007',
+        'd10007',
+        'd200000007',
+        'd30000000000000007',
+      ];
+      for (const seven of sevens) {
+        const read = hex(
+          `83 a474797065 a472656164 a26964 ${seven} a772656164696e67 a87261696e66616c6c`,
+        );
+        expect(decodeClientMessage(read), seven).to.deep.equal({ ...validRead, id: 7 });
+        const hello = hex(`82 a474797065 a568656c6c6f a776657273696f6e ${seven}`);
+        expect(decodeClientMessage(hello), seven).to.deep.equal({ type: 'hello', version: 7 });
+      }
+    });
+
+    it('ignores keys the protocol does not define', () => {
+      const body = pack({ ...validRead, extra: [1, { deep: true }], trace: 'abc' });
+      expect(decodeClientMessage(body)).to.deep.equal(validRead);
+    });
+
+    it('returns only the fields of the message, whatever else the map held', () => {
+      expect(decodeClientMessage(pack({ type: 'hello', version: 1, id: 5 }))).to.deep.equal({
+        type: 'hello',
+        version: 1,
+      });
+    });
+
+    describe('prototype keys', () => {
+      const prototypeKeys = () => Object.getOwnPropertyNames(Object.prototype).sort();
+      const before = prototypeKeys();
+
+      afterEach(() => {
+        // Whatever happened, leave no trace for the specs that follow.
+        for (const key of Object.getOwnPropertyNames(Object.prototype)) {
+          if (!before.includes(key)) delete (Object.prototype as Record<string, unknown>)[key];
+        }
+      });
+
+      it('does not let a __proto__ key pollute Object.prototype or change the result', () => {
+        const body = pack(
+          new Map<string, unknown>([
+            ['type', 'read'],
+            ['id', 9],
+            ['reading', 'rainfall'],
+            ['__proto__', { polluted: true, type: 'hello', version: 1 }],
+          ]),
+        );
+        expect(decodeClientMessage(body)).to.deep.equal(validRead);
+        expect(prototypeKeys()).to.deep.equal(before);
+        expect(({} as Record<string, unknown>)['polluted']).to.equal(undefined);
+      });
+
+      it('does not take fields from a __proto__ key as the message', () => {
+        const body = pack(new Map<string, unknown>([['__proto__', { type: 'hello', version: 1 }]]));
+        expect(decodeClientMessage(body)).to.include({ type: 'rejected', code: 'ERR_BAD_MESSAGE' });
+        expect(prototypeKeys()).to.deep.equal(before);
+      });
+
+      it('does not let a constructor key pollute Object.prototype or change the result', () => {
+        const body = pack(
+          new Map<string, unknown>([
+            ['constructor', { prototype: { polluted: true } }],
+            ['type', 'read'],
+            ['id', 9],
+            ['reading', 'rainfall'],
+          ]),
+        );
+        expect(decodeClientMessage(body)).to.deep.equal(validRead);
+        expect(prototypeKeys()).to.deep.equal(before);
+        expect(({} as Record<string, unknown>)['polluted']).to.equal(undefined);
+      });
+    });
+
+    it('gives a valid message or a coded rejection for any bytes (property)', () => {
+      fc.assert(
+        fc.property(fc.uint8Array({ maxLength: 1100 }), (bytes) => {
+          const result = decodeClientMessage(bytes);
+          expect(isValidClientMessage(result) || isCodedRejection(result), JSON.stringify(result))
+            .to.be.true;
+        }),
+        { numRuns: 3000 },
+      );
+    });
+
+    it('gives a valid message or a coded rejection for any mutation of a valid body (property)', () => {
+      const mutation = fc.oneof(
+        fc.record({
+          kind: fc.constant('set' as const),
+          at: fc.nat(),
+          byte: fc.integer({ min: 0, max: 255 }),
+        }),
+        fc.record({
+          kind: fc.constant('insert' as const),
+          at: fc.nat(),
+          byte: fc.integer({ min: 0, max: 255 }),
+        }),
+        fc.record({ kind: fc.constant('delete' as const), at: fc.nat() }),
+        fc.record({ kind: fc.constant('cut' as const), at: fc.nat() }),
+      );
+      fc.assert(
+        fc.property(
+          clientMessageArb,
+          fc.array(mutation, { minLength: 1, maxLength: 6 }),
+          (message, mutations) => {
+            const bytes = [...bodyOf(encodeMessage(message))];
+            for (const change of mutations) {
+              const at = change.at % (bytes.length + 1);
+              if (change.kind === 'set' && at < bytes.length) bytes[at] = change.byte;
+              if (change.kind === 'insert') bytes.splice(at, 0, change.byte);
+              if (change.kind === 'delete') bytes.splice(at, 1);
+              if (change.kind === 'cut') bytes.length = at;
+            }
+            const result = decodeClientMessage(Uint8Array.from(bytes));
+            expect(isValidClientMessage(result) || isCodedRejection(result), JSON.stringify(result))
+              .to.be.true;
+            // Garbage leaves no state behind in the decoder: the next good body still decodes.
+            expect(decodeClientMessage(bodyOf(encodeMessage(message)))).to.deep.equal(message);
+          },
+        ),
+        { numRuns: 3000 },
+      );
+    });
+  });
+
+  describe('decodeServerMessage', () => {
+    const malformed: readonly [string, Buffer][] = [
+      ['an empty body', Buffer.alloc(0)],
+      ['bytes that are not MessagePack', hex('c1')],
+      [
+        'trailing bytes after one value',
+        Buffer.concat([pack({ type: 'error', id: null, code: 'X', message: '' }), hex('c0')]),
+      ],
+      ['an array instead of a map', pack(['error', null, 'ERR_INTERNAL', 'm'])],
+      ['an unknown type', pack({ type: 'goodbye' })],
+      // Regression: a BigInt type made JSON.stringify throw a TypeError instead.
+      ['a type that is a 64-bit integer', hex('81 a474797065 cf0000000000000005')],
+      // Regression: JSON.stringify of a type nested 3000 deep threw a RangeError instead.
+      ['a type nested 3000 arrays deep', nestedType(3000)],
+      ['a value nested too deep to read', nestedType(100_000)],
+      ['a welcome without a station', pack({ ...WELCOME, station: undefined })],
+      [
+        'a welcome whose latitude is a string',
+        pack({ ...WELCOME, station: { ...WELCOME.station, latitude: '47' } }),
+      ],
+      ['a welcome without units', pack({ ...WELCOME, units: null })],
+      [
+        'a reading reply with an unknown reading',
+        pack({ ...PINNED_READING_REPLY, reading: 'humidity' }),
+      ],
+      ['a reading reply whose value is a string', pack({ ...PINNED_READING_REPLY, value: '12' })],
+      ['a reading reply without an id', pack({ ...PINNED_READING_REPLY, id: undefined })],
+      [
+        'an error reply whose id is a string',
+        pack({ type: 'error', id: '1', code: 'ERR_INTERNAL', message: 'm' }),
+      ],
+      ['an error reply without a code', pack({ type: 'error', id: 1, message: 'm' })],
+      ['an error reply without a message', pack({ type: 'error', id: 1, code: 'ERR_INTERNAL' })],
+    ];
+
+    for (const [what, body] of malformed) {
+      it(`throws ERR_PROTOCOL for ${what}`, () => {
+        expectProtocolError(body);
+      });
+    }
+
+    it('keeps an error code it does not know as a string', () => {
+      const body = pack({ type: 'error', id: 3, code: 'ERR_FROM_A_NEWER_SERVER', message: 'hm' });
+      expect(decodeServerMessage(body)).to.deep.equal({
+        type: 'error',
+        id: 3,
+        code: 'ERR_FROM_A_NEWER_SERVER',
+        message: 'hm',
+      });
+    });
+
+    it('reads a reading value the peer wrote as an integer', () => {
+      // Our server always writes float 64, but a number is a number on the way in.
+      const decoded = decodeServerMessage(pack({ ...PINNED_READING_REPLY, value: 12 }));
+      expect(decoded).to.deep.equal(PINNED_READING_REPLY);
+    });
+
+    it('returns a message or throws ERR_PROTOCOL for any map of server fields (property)', () => {
+      const field = fc.constantFrom(
+        'type',
+        'id',
+        'version',
+        'server',
+        'station',
+        'units',
+        'reading',
+        'value',
+        'unit',
+        'observedAt',
+        'code',
+        'message',
+      );
+      const map = fc.tuple(
+        fc.oneof(fc.constantFrom('welcome', 'reading', 'error'), fc.jsonValue({ maxDepth: 2 })),
+        fc.dictionary(field, fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.date()), { maxKeys: 8 }),
+      );
+      fc.assert(
+        fc.property(map, ([type, fields]) => {
+          try {
+            decodeServerMessage(pack({ ...fields, type }));
+          } catch (err) {
+            expect(err).to.be.instanceOf(MeteoError);
+            expect((err as MeteoError).code).to.equal('ERR_PROTOCOL');
+          }
+        }),
+        { numRuns: 2000 },
+      );
+    });
+
+    it('returns a message or throws ERR_PROTOCOL for any bytes (property)', () => {
+      fc.assert(
+        fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
+          try {
+            decodeServerMessage(bytes);
+          } catch (err) {
+            expect(err).to.be.instanceOf(MeteoError);
+            expect((err as MeteoError).code).to.equal('ERR_PROTOCOL');
+          }
+        }),
+        { numRuns: 2000 },
+      );
+    });
+  });
+});
