@@ -165,14 +165,17 @@ export const acceptorMachine = setup({
       after: { drainTimeout: { target: 'stopped', actions: 'abortConnections' } },
       on: {
         CONNECTION: {
-          actions: {
-            type: 'refuseConnection',
-            params: ({ event }) => ({
-              transport: event.transport,
-              code: 'ERR_SHUTTING_DOWN',
-              message: 'the server is shutting down',
-            }),
-          },
+          actions: [
+            'countRejected',
+            {
+              type: 'refuseConnection',
+              params: ({ event }) => ({
+                transport: event.transport,
+                code: 'ERR_SHUTTING_DOWN',
+                message: 'the server is shutting down',
+              }),
+            },
+          ],
         },
       },
     },

@@ -192,6 +192,12 @@ export const clientMachine = setup({
             },
           },
     ),
+    recordGreetingTimeout: assign(({ context }) => ({
+      problem: {
+        code: 'ERR_REQUEST_TIMEOUT',
+        message: `no welcome within ${context.requestTimeoutMs} ms`,
+      },
+    })),
     planReconnect: assign(({ context }) => ({
       backoffMs: backoffDelay(context, context.attempt),
       attempt: context.attempt + 1,
@@ -260,15 +266,15 @@ export const clientMachine = setup({
         greeting: {
           entry: 'sendHello',
           after: {
-            requestTimeout: {
-              target: '#client.failed',
-              actions: assign(({ context }) => ({
-                problem: {
-                  code: 'ERR_REQUEST_TIMEOUT',
-                  message: `no welcome within ${context.requestTimeoutMs} ms`,
-                },
-              })),
-            },
+            // No welcome in time: the first check has failed; a reconnect tries again later.
+            requestTimeout: [
+              {
+                guard: 'neverConnected',
+                target: '#client.failed',
+                actions: 'recordGreetingTimeout',
+              },
+              { target: '#client.reconnecting', actions: 'recordGreetingTimeout' },
+            ],
           },
           on: {
             RECEIVED: [
