@@ -124,7 +124,7 @@ export function runClient(settings: ClientSettings, output: ClientOutput): Runni
       reportPoll: ({ context }, { poll }) => {
         output.out(
           settings.json
-            ? formatPollJson(context.connection, poll)
+            ? formatPollJson(context.connection, poll, new Date())
             : formatPollText(context.connection, poll),
         );
         const problems = formatPollProblems(context.connection, poll);

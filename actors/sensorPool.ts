@@ -47,6 +47,7 @@ export class SensorPool {
   readonly #threads: number;
   #pending: PendingRead[] = [];
   #flushScheduled = false;
+  #tasks = 0;
   #closing: Promise<void> | undefined;
 
   constructor(options: SensorPoolOptions) {
@@ -63,6 +64,11 @@ export class SensorPool {
       workerData,
     });
     this.#piscina.on('error', options.onError ?? (() => {}));
+  }
+
+  /** Pool tasks sent to the workers since the pool started (each carries a batch of reads). */
+  get tasksRun(): number {
+    return this.#tasks;
   }
 
   /** Tasks waiting for a free thread. */
@@ -127,6 +133,7 @@ export class SensorPool {
         i++;
       }
     }
+    this.#tasks++;
     this.#piscina.run({ readings, times }).then(
       (result) => {
         let at = 0;

@@ -10,16 +10,6 @@ import fs = require('node:fs');
 import path = require('node:path');
 import Mocha = require('mocha');
 
-const SPEC_ROOT = path.resolve('dist', 'spec');
-
-function specFiles(): string[] {
-  if (!fs.existsSync(SPEC_ROOT)) return [];
-  return fs
-    .readdirSync(SPEC_ROOT, { recursive: true, encoding: 'utf8' })
-    .filter((file) => file.endsWith('.spec.js'))
-    .map((file) => path.join(SPEC_ROOT, file));
-}
-
 class SummaryReporter extends Mocha.reporters.Spec {
   constructor(runner: Mocha.Runner, options: Mocha.MochaOptions) {
     super(runner, options);
@@ -28,7 +18,11 @@ class SummaryReporter extends Mocha.reporters.Spec {
       if (test.file) filesWithTests.add(path.resolve(test.file));
     });
     runner.once(Mocha.Runner.constants.EVENT_RUN_END, () => {
-      const silent = specFiles().filter((file) => !filesWithTests.has(file));
+      // The files mocha resolved from its spec globs: each should have run something.
+      const files = new Set(
+        ((options as { files?: string[] }).files ?? []).map((file) => path.resolve(file)),
+      );
+      const silent = [...files].filter((file) => !filesWithTests.has(file));
       for (const file of silent) {
         console.log(
           `\n  ✗ ${path.relative(process.cwd(), file)} ran no tests: did its top level throw?`,

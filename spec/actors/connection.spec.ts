@@ -1,0 +1,197 @@
+/**
+ * The connection actor on a fake duplex: the socket is a stream the spec
+ * controls (what arrives, how fast writes are taken), the sensors answer on
+ * the next turn as the pool does.
+ */
+import { Duplex } from 'node:stream';
+import { expect } from 'chai';
+import { type ConnectionHandle, type Sensors, startConnection } from '../../actors/connection.js';
+import { FRAME_HEADER_BYTES, FrameDecoder, MAX_REPLY_FRAME_BYTES } from '../../lib/framing.js';
+import { createLogger } from '../../lib/log.js';
+import {
+  type ClientMessage,
+  decodeServerMessage,
+  encodeMessage,
+  PROTOCOL_VERSION,
+  type ReceivedServerMessage,
+  UNITS,
+  type Welcome,
+} from '../../lib/protocol.js';
+import { transport } from '../../lib/transport.js';
+
+const WELCOME: Welcome = {
+  type: 'welcome',
+  version: PROTOCOL_VERSION,
+  server: 'spec',
+  station: { id: 'x', name: 'X', latitude: 1.5, longitude: 2.5, elevation: 3 },
+  units: UNITS,
+};
+const HELLO: ClientMessage = { type: 'hello', version: PROTOCOL_VERSION };
+
+/** A socket stand-in: records every write; can hold writes back, as a peer that reads slowly does. */
+class FakeSocket extends Duplex {
+  readonly writes: Buffer[] = [];
+  readonly #held: (() => void)[] = [];
+  #holding = false;
+
+  constructor(writableHighWaterMark = 16 * 1024) {
+    super({ writableHighWaterMark, allowHalfOpen: true });
+  }
+
+  override _read(): void {}
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: () => void): void {
+    this.writes.push(chunk);
+    if (this.#holding) this.#held.push(done);
+    else done();
+  }
+
+  arrive(...messages: ClientMessage[]): void {
+    this.push(Buffer.concat(messages.map(encodeMessage)));
+  }
+
+  hold(): void {
+    this.#holding = true;
+  }
+
+  release(): void {
+    this.#holding = false;
+    for (const done of this.#held.splice(0)) done();
+  }
+
+  /** Every message written so far. */
+  replies(): ReceivedServerMessage[] {
+    const decoder = new FrameDecoder(MAX_REPLY_FRAME_BYTES);
+    return decoder.push(Buffer.concat(this.writes)).frames.map(decodeServerMessage);
+  }
+}
+
+/** Sensors that answer on the next turn with a value derived from the reading's position. */
+function fakeSensors(): Sensors & { calls: number } {
+  const sensors = {
+    calls: 0,
+    read(
+      readings: readonly string[],
+      done: (results: { value: number; observedAt: number }[]) => void,
+    ) {
+      sensors.calls++;
+      setImmediate(() => done(readings.map((_, i) => ({ value: i + 0.5, observedAt: 60_000 }))));
+    },
+  };
+  return sensors;
+}
+
+async function until(condition: () => boolean, what: string, timeoutMs = 2_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
+
+function reads(count: number, firstId = 1): ClientMessage[] {
+  return Array.from({ length: count }, (_, i) => ({
+    type: 'read',
+    id: firstId + i,
+    reading: 'pressure',
+  }));
+}
+
+describe('actors/connection', () => {
+  let socket: FakeSocket;
+  let handle: ConnectionHandle;
+  let closed: number;
+  let logged: string[];
+
+  function start(sensors: Sensors = fakeSensors(), highWaterMark?: number): void {
+    socket = new FakeSocket(highWaterMark);
+    closed = 0;
+    logged = [];
+    handle = startConnection({
+      transport: transport(socket, 'fake:1'),
+      number: 1,
+      welcome: WELCOME,
+      sensors,
+      log: createLogger((line) => logged.push(line), 'debug'),
+      onClosed: () => closed++,
+    });
+  }
+
+  afterEach(() => {
+    socket.destroy();
+  });
+
+  it('answers a hello and the requests pipelined behind it in one write, in order', async () => {
+    start();
+    socket.arrive(HELLO, ...reads(16));
+    await until(() => socket.replies().length === 17, '17 replies');
+    const replies = socket.replies();
+    expect(replies[0]).to.deep.include({ type: 'welcome' });
+    expect(
+      replies.slice(1).map((reply) => (reply.type === 'reading' ? reply.id : -1)),
+    ).to.deep.equal(Array.from({ length: 16 }, (_, i) => i + 1));
+    expect(socket.writes).to.have.length(1);
+  });
+
+  it('holds later work while the peer is slow to read, then answers all of it in order', async () => {
+    const sensors = fakeSensors();
+    start(sensors, 64);
+    socket.hold();
+    socket.arrive(HELLO, ...reads(3));
+    await until(() => socket.writes.length === 1, 'the first write');
+    // The write is over the 64-byte high-water mark and not taken yet: the machine waits in `replying`.
+    expect(handle.actor.getSnapshot().value).to.equal('replying');
+    socket.arrive(...reads(5, 100));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(sensors.calls).to.equal(1);
+    socket.release();
+    await until(() => socket.replies().length === 9, 'all 9 replies');
+    expect(
+      socket.replies().map((reply) => (reply.type === 'reading' ? reply.id : 0)),
+    ).to.deep.equal([0, 1, 2, 3, 100, 101, 102, 103, 104]);
+  });
+
+  it('answers an oversized length prefix with ERR_FRAME_TOO_LARGE, then ends the socket', async () => {
+    start();
+    const header = Buffer.alloc(FRAME_HEADER_BYTES);
+    header.writeUInt32BE(1 << 30);
+    socket.push(Buffer.concat([encodeMessage(HELLO), header]));
+    await until(() => socket.writableEnded, 'the socket is ended');
+    const replies = socket.replies();
+    expect(replies.map((reply) => reply.type)).to.deep.equal(['welcome', 'error']);
+    expect(replies[1]).to.deep.include({ code: 'ERR_FRAME_TOO_LARGE', id: null });
+  });
+
+  it('answers everything a half-closed peer sent, then ends the socket', async () => {
+    start();
+    socket.arrive(HELLO, ...reads(4));
+    socket.push(null);
+    await until(() => socket.writableEnded, 'the socket is ended');
+    expect(socket.replies()).to.have.length(5);
+  });
+
+  it('reports its close to its supervisor once, when the socket is gone', async () => {
+    start();
+    socket.arrive(HELLO);
+    await until(() => socket.replies().length === 1, 'the welcome');
+    handle.abort();
+    await until(() => closed > 0, 'the close is reported');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(closed).to.equal(1);
+    expect(handle.actor.getSnapshot().status).to.equal('done');
+  });
+
+  it('ends this connection alone when a fault is thrown inside it, and logs it', async () => {
+    start({
+      read() {
+        throw new Error('wiring fault');
+      },
+    });
+    socket.arrive(HELLO, ...reads(1));
+    await until(() => closed === 1, 'the close is reported');
+    expect(socket.destroyed).to.equal(true);
+    expect(
+      logged.some((line) => line.includes('connection failed') && line.includes('wiring fault')),
+    ).to.equal(true);
+  });
+});

@@ -1,0 +1,133 @@
+import { expect } from 'chai';
+import { SensorPool } from '../../actors/sensorPool.js';
+import type { Reading } from '../../lib/protocol.js';
+import { SimulatedStation } from '../../lib/sensors/model.js';
+import type { SensorResult } from '../../lib/sensors/result.js';
+import { DEFAULT_STATION } from '../../lib/sensors/station.js';
+import { CRASH_AT_MS, FAULTY_WORKER_URL } from '../fixtures/faults.js';
+
+const SEED = 11;
+const PINNED_MS = Date.UTC(2026, 5, 1, 18, 45, 30);
+
+function read(pool: SensorPool, readings: readonly Reading[]): Promise<readonly SensorResult[]> {
+  return new Promise((resolve) => pool.read(readings, resolve));
+}
+
+describe('actors/sensorPool', function () {
+  this.timeout(10_000);
+  let pool: SensorPool;
+
+  afterEach(async () => {
+    await pool.close();
+  });
+
+  it('reads on worker threads the same values the station model gives', async () => {
+    pool = new SensorPool({
+      threads: 2,
+      seed: SEED,
+      station: DEFAULT_STATION,
+      now: () => PINNED_MS,
+    });
+    const model = new SimulatedStation(SEED, DEFAULT_STATION);
+    const readings: Reading[] = [
+      'rainfall',
+      'minTemperature',
+      'pressure',
+      'maxTemperature',
+      'pressure',
+    ];
+    const results = await read(pool, readings);
+    expect(results).to.deep.equal(readings.map((reading) => model.observe(reading, PINNED_MS)));
+  });
+
+  it('gathers the reads of one event-loop turn, from every caller, into one pool task', async () => {
+    pool = new SensorPool({
+      threads: 2,
+      seed: SEED,
+      station: DEFAULT_STATION,
+      now: () => PINNED_MS,
+    });
+    const callers = Array.from({ length: 40 }, (_, i) =>
+      read(pool, i % 2 ? ['pressure'] : ['rainfall', 'maxTemperature']),
+    );
+    const results = await Promise.all(callers);
+    expect(pool.tasksRun).to.equal(1);
+    expect(results.map((result) => result.length)).to.deep.equal(
+      callers.map((_, i) => (i % 2 ? 1 : 2)),
+    );
+  });
+
+  it('splits a large batch across the threads', async () => {
+    pool = new SensorPool({
+      threads: 2,
+      seed: SEED,
+      station: DEFAULT_STATION,
+      now: () => PINNED_MS,
+    });
+    await Promise.all(Array.from({ length: 600 }, () => read(pool, ['pressure'])));
+    expect(pool.tasksRun).to.equal(2);
+  });
+
+  it('answers an empty list at once, without a task', async () => {
+    pool = new SensorPool({ threads: 1, seed: SEED, station: DEFAULT_STATION });
+    let answered: readonly SensorResult[] | undefined;
+    pool.read([], (results) => {
+      answered = results;
+    });
+    expect(answered).to.deep.equal([]);
+    expect(pool.tasksRun).to.equal(0);
+  });
+
+  it('fails a read that throws with ERR_SENSOR_FAILED, alone, and gives the rest of the batch their values', async () => {
+    pool = new SensorPool({
+      threads: 1,
+      seed: SEED,
+      station: DEFAULT_STATION,
+      now: () => PINNED_MS,
+      workerUrl: FAULTY_WORKER_URL,
+    });
+    const [rain, pressure] = await read(pool, ['rainfall', 'pressure']);
+    expect(rain).to.have.property('value').that.is.a('number');
+    expect(pressure).to.have.property('code', 'ERR_SENSOR_FAILED');
+    expect(pressure).to.not.have.property('value');
+  });
+
+  it('fails every read of a worker that dies with ERR_SENSOR_FAILED, and serves later reads from a new worker', async () => {
+    let now = CRASH_AT_MS;
+    pool = new SensorPool({
+      threads: 1,
+      seed: SEED,
+      station: DEFAULT_STATION,
+      now: () => now,
+      workerUrl: FAULTY_WORKER_URL,
+    });
+    const lost = await Promise.all([
+      read(pool, ['rainfall', 'minTemperature']),
+      read(pool, ['maxTemperature']),
+    ]);
+    expect(lost.flat().map((result) => ('code' in result ? result.code : 'value'))).to.deep.equal([
+      'ERR_SENSOR_FAILED',
+      'ERR_SENSOR_FAILED',
+      'ERR_SENSOR_FAILED',
+    ]);
+    now = PINNED_MS;
+    const [after] = await read(pool, ['rainfall']);
+    expect(after).to.have.property('value').that.is.a('number');
+  });
+
+  it('finishes reads already asked for on close, and refuses later ones with ERR_SHUTTING_DOWN', async () => {
+    pool = new SensorPool({
+      threads: 1,
+      seed: SEED,
+      station: DEFAULT_STATION,
+      now: () => PINNED_MS,
+    });
+    const pending = read(pool, ['pressure']);
+    await pool.close();
+    expect(await pending)
+      .to.have.nested.property('[0].value')
+      .that.is.a('number');
+    const [late] = await read(pool, ['pressure']);
+    expect(late).to.have.property('code', 'ERR_SHUTTING_DOWN');
+  });
+});

@@ -1,0 +1,198 @@
+/**
+ * The two programs as a user runs them: child processes, real signals, the
+ * exact commands the README shows.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { expect } from 'chai';
+
+const SERVER = 'dist/actors/cli/server.js';
+const CLIENT = 'dist/actors/cli/client.js';
+
+interface Finished {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function run(command: string, args: readonly string[], timeoutMs = 20_000): Promise<Finished> {
+  return new Promise((resolve) => {
+    execFile(command, args, { timeout: timeoutMs }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+interface StartedServer {
+  readonly child: ChildProcess;
+  readonly port: number;
+  readonly output: () => string;
+}
+
+/** Starts the server on a free port and waits for its "listening" line. */
+async function startServerProcess(...args: string[]): Promise<StartedServer> {
+  const child = spawn(process.execPath, [SERVER, '--port', '0', '--threads', '1', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output += chunk;
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    output += chunk;
+  });
+  const deadline = Date.now() + 10_000;
+  while (!/listening .*port=(\d+)/.test(output)) {
+    if (Date.now() > deadline || child.exitCode !== null)
+      throw new Error(`the server did not start:\n${output}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  const port = Number(/listening .*port=(\d+)/.exec(output)?.[1]);
+  return { child, port, output: () => output };
+}
+
+function hasStackTrace(text: string): boolean {
+  return /^\s+at .+:\d+:\d+\)?$/m.test(text);
+}
+
+describe('integration: the command-line programs', function () {
+  this.timeout(30_000);
+  const children: ChildProcess[] = [];
+
+  afterEach(() => {
+    for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+  });
+
+  it('`npm run client -- --port P --count 2 --json` prints two JSON lines from a running server and exits 0', async () => {
+    const server = await startServerProcess();
+    children.push(server.child);
+    const result = await run('npm', [
+      'run',
+      'client',
+      '--',
+      '--port',
+      String(server.port),
+      '--count',
+      '2',
+      '--json',
+      '--interval',
+      '100',
+    ]);
+    expect(result.code, result.stderr).to.equal(0);
+    // npm prints its "> meteo-actors@… client" banner on stdout; every other line is a poll.
+    const lines = result.stdout
+      .split('\n')
+      .filter((line) => line.trim() !== '' && !line.startsWith('>'));
+    expect(lines).to.have.length(2);
+    for (const line of lines) {
+      const poll = JSON.parse(line);
+      expect(Object.keys(poll)).to.deep.equal([
+        'connection',
+        'time',
+        'minTemperature',
+        'maxTemperature',
+        'pressure',
+        'rainfall',
+      ]);
+      expect(poll.connection).to.equal(1);
+      expect(new Date(poll.time).toISOString()).to.equal(poll.time);
+      for (const key of ['minTemperature', 'maxTemperature', 'pressure', 'rainfall'])
+        expect(poll[key]).to.be.a('number');
+    }
+  });
+
+  it('prints one line per connection in the multiple-connection mode', async () => {
+    const server = await startServerProcess();
+    children.push(server.child);
+    const result = await run(process.execPath, [
+      CLIENT,
+      '--port',
+      String(server.port),
+      '--connections',
+      '4',
+      '--count',
+      '1',
+    ]);
+    expect(result.code, result.stderr).to.equal(0);
+    const lines = result.stdout.trim().split('\n');
+    expect(lines.map((line) => line.slice(0, 3)).sort()).to.deep.equal([
+      '[1]',
+      '[2]',
+      '[3]',
+      '[4]',
+    ]);
+    expect(lines[0]).to.match(
+      /min -?\d+\.\d °C {2}max -?\d+\.\d °C {2}pressure \d+\.\d hPa {2}rain \d+\.\d mm$/,
+    );
+  });
+
+  it('logs each connection and, on SIGTERM, stops and exits 0', async () => {
+    const server = await startServerProcess();
+    children.push(server.child);
+    await run(process.execPath, [CLIENT, '--port', String(server.port), '--count', '1']);
+    const exited = once(server.child, 'exit');
+    server.child.kill('SIGTERM');
+    const [code] = await exited;
+    expect(code).to.equal(0);
+    expect(server.output()).to.match(/connection opened connection=1 peer=127\.0\.0\.1:\d+/);
+    expect(server.output()).to.match(/connection closed connection=1/);
+    expect(server.output()).to.match(/stopped/);
+  });
+
+  it('refuses a bad flag with one readable line and exit status 2', async () => {
+    const result = await run(process.execPath, [SERVER, '--prot', '80']);
+    expect(result.code).to.equal(2);
+    expect(result.stderr.trim().split('\n')).to.have.length(1);
+    expect(result.stderr).to.match(/^meteo-server: ERR_BAD_FLAG: .*--prot/);
+    expect(hasStackTrace(result.stderr)).to.equal(false);
+  });
+
+  it('refuses a bad value with one line that names the flag', async () => {
+    const result = await run(process.execPath, [CLIENT, '--interval', 'soon']);
+    expect(result.code).to.equal(2);
+    expect(result.stderr.trim().split('\n')).to.have.length(1);
+    expect(result.stderr).to.match(/^meteo-client: ERR_BAD_VALUE: --interval/);
+  });
+
+  it('says the port is in use with one line and exit status 1', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const { port } = blocker.address() as { port: number };
+    try {
+      const result = await run(process.execPath, [
+        SERVER,
+        '--port',
+        String(port),
+        '--threads',
+        '1',
+      ]);
+      expect(result.code).to.equal(1);
+      expect(result.stderr.trim().split('\n')).to.have.length(1);
+      expect(result.stderr).to.match(/^meteo-server: ERR_ADDRESS_IN_USE: /);
+      expect(hasStackTrace(result.stderr)).to.equal(false);
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it('says so with one line and exit status 1 when no server answers', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const { port } = blocker.address() as { port: number };
+    await new Promise((resolve) => blocker.close(resolve));
+    const result = await run(process.execPath, [CLIENT, '--port', String(port), '--count', '1']);
+    expect(result.code).to.equal(1);
+    expect(result.stderr.trim().split('\n')).to.deep.equal([
+      `[1] ERR_CONNECT_FAILED: cannot connect to 127.0.0.1:${port}: connection refused (is the server running?)`,
+    ]);
+  });
+
+  it('shows its options with --help and exits 0', async () => {
+    const result = await run(process.execPath, [SERVER, '--help']);
+    expect(result.code).to.equal(0);
+    for (const flag of ['--host', '--port', '--threads', '--seed'])
+      expect(result.stdout).to.include(flag);
+  });
+});
