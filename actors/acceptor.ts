@@ -12,6 +12,7 @@ import {
   type Observer,
   waitFor,
 } from 'xstate';
+import { defaultsOf, SERVER_OPTIONS } from '../lib/config.js';
 import { describeError, MeteoError } from '../lib/errors.js';
 import { type Logger, silentLogger } from '../lib/log.js';
 import {
@@ -22,20 +23,20 @@ import {
   type Welcome,
 } from '../lib/protocol.js';
 import { DEFAULT_STATION, type Station, stationInfo } from '../lib/sensors/station.js';
+import { ServerStats, type StatsSnapshot, type Telemetry, teeTelemetry } from '../lib/telemetry.js';
 import { transport } from '../lib/transport.js';
 import { type AcceptorEvent, acceptorMachine } from '../machines/acceptorMachine.js';
+import type { ConnectionLimits } from '../machines/connectionMachine.js';
 import { type ConnectionHandle, closeGracefully, startConnection } from './connection.js';
 import { SensorPool } from './sensorPool.js';
 
 /** Server name and version sent in the welcome. */
 export const SERVER_NAME = 'meteo-actors/0.1.0';
 
-/** Connections served at once, unless told otherwise. */
-export const DEFAULT_MAX_CONNECTIONS = 10_000;
-/** How long a shutdown waits for open connections to finish. */
-export const DEFAULT_DRAIN_TIMEOUT_MS = 5_000;
+/** The limits a server has unless told otherwise: the defaults of its flags (lib/config.ts). */
+const DEFAULTS = defaultsOf(SERVER_OPTIONS);
 
-export interface ServerSettings {
+export interface ServerSettings extends Partial<ConnectionLimits> {
   readonly host: string;
   readonly port: number;
   readonly threads: number;
@@ -44,6 +45,8 @@ export interface ServerSettings {
   readonly maxConnections?: number;
   readonly drainTimeoutMs?: number;
   readonly log?: Logger;
+  /** Told of every connection and request, besides the server's own counts (the Prometheus exporter). */
+  readonly telemetry?: Telemetry;
   /** The clock the sensors read by (tests pin it). */
   readonly now?: () => number;
   /** The compiled sensor worker, when not the default (tests inject faulty ones). */
@@ -56,6 +59,10 @@ export interface RunningServer {
   readonly address: string;
   readonly port: number;
   readonly actor: Actor<typeof acceptorMachine>;
+  /** The sensor pool (its threads can be inspected, and killed by fault-injection specs). */
+  readonly sensors: SensorPool;
+  /** What the server has counted since it started. */
+  stats(): StatsSnapshot;
   /**
    * Stops accepting, lets every request already received get its reply
    * (for at most the drain timeout), then closes the pool. Idempotent.
@@ -87,6 +94,15 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
     units: UNITS,
   };
   const connections = new Map<number, ConnectionHandle>();
+  const stats = new ServerStats();
+  const telemetry = settings.telemetry ? teeTelemetry(stats, settings.telemetry) : stats;
+  const limits: ConnectionLimits = {
+    handshakeTimeoutMs: settings.handshakeTimeoutMs ?? DEFAULTS.handshakeTimeoutMs,
+    idleTimeoutMs: settings.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs,
+    maxQueuedRequests: settings.maxQueuedRequests ?? DEFAULTS.maxQueuedRequests,
+    maxOutputBytes: settings.maxOutputBytes ?? DEFAULTS.maxOutputBytes,
+    writeTimeoutMs: settings.writeTimeoutMs ?? DEFAULTS.writeTimeoutMs,
+  };
 
   const logic = acceptorMachine.provide({
     actors: {
@@ -127,7 +143,9 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
           number: connection,
           welcome,
           sensors,
+          limits,
           log,
+          telemetry,
           onClosed: () => {
             connections.delete(connection);
             self.send({ type: 'CONNECTION_CLOSED', connection });
@@ -137,6 +155,8 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
       },
       refuseConnection: (_, { transport, code, message }) => {
         log.warn('connection refused', { peer: transport.peer, code });
+        telemetry.connectionRejected(code);
+        telemetry.errorSent(code);
         transport.stream.on('error', () => {});
         transport.stream.write(encodeMessage(errorReply(null, code, message)));
         closeGracefully(transport.stream);
@@ -154,8 +174,8 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
   const actor = createActor(logic, {
     id: 'acceptor',
     input: {
-      maxConnections: settings.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
-      drainTimeoutMs: settings.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
+      maxConnections: settings.maxConnections ?? DEFAULTS.maxConnections,
+      drainTimeoutMs: settings.drainTimeoutMs ?? DEFAULTS.drainTimeoutMs,
     },
     ...(settings.inspect ? { inspect: settings.inspect } : {}),
   });
@@ -193,6 +213,8 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
     address,
     port,
     actor,
+    sensors,
+    stats: () => stats.snapshot(),
     stop() {
       stopping ??= (async () => {
         actor.send({ type: 'SHUTDOWN' });

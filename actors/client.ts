@@ -12,17 +12,18 @@ import {
   type Observer,
   toPromise,
 } from 'xstate';
+import { CLIENT_OPTIONS, defaultsOf } from '../lib/config.js';
 import { describeError } from '../lib/errors.js';
 import { FrameDecoder, MAX_REPLY_FRAME_BYTES } from '../lib/framing.js';
 import { formatPollJson, formatPollProblems, formatPollText, formatWelcome } from '../lib/poll.js';
 import { decodeServerMessage, encodeMessage } from '../lib/protocol.js';
 import { type ClientEvent, clientMachine, type LinkCommand } from '../machines/clientMachine.js';
 
-/** How long a request waits for its reply before the poll is reported incomplete. */
-export const DEFAULT_REQUEST_TIMEOUT_MS = 5_000;
 /** First reconnect delay, and the most it grows to. */
 export const DEFAULT_RECONNECT_INITIAL_MS = 500;
 export const DEFAULT_RECONNECT_MAX_MS = 30_000;
+
+const CLIENT_DEFAULTS = defaultsOf(CLIENT_OPTIONS);
 
 export interface ClientSettings {
   readonly host: string;
@@ -147,7 +148,7 @@ export function runClient(settings: ClientSettings, output: ClientOutput): Runni
         connection: i + 1,
         pollIntervalMs: settings.pollIntervalMs,
         polls: settings.count,
-        requestTimeoutMs: settings.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+        requestTimeoutMs: settings.requestTimeoutMs ?? CLIENT_DEFAULTS.requestTimeoutMs,
         reconnectInitialMs: settings.reconnectInitialMs ?? DEFAULT_RECONNECT_INITIAL_MS,
         reconnectMaxMs: settings.reconnectMaxMs ?? DEFAULT_RECONNECT_MAX_MS,
         jitterSeed: runSeed,

@@ -3,6 +3,7 @@
  * frames and frames into messages (lib/), hands them to the connection
  * machine, and gives the machine its link to the socket and the sensor pool.
  */
+import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { type Actor, createActor, type InspectionEvent, type Observer } from 'xstate';
 import { describeError } from '../lib/errors.js';
@@ -11,13 +12,19 @@ import type { Logger } from '../lib/log.js';
 import {
   decodeClientMessage,
   encodeMessage,
+  errorReply,
   type Reading,
-  type ServerMessage,
   type Welcome,
 } from '../lib/protocol.js';
 import type { SensorResult } from '../lib/sensors/result.js';
+import type { Telemetry } from '../lib/telemetry.js';
 import type { Transport } from '../lib/transport.js';
-import { type ConnectionLink, connectionMachine } from '../machines/connectionMachine.js';
+import {
+  type ConnectionLimits,
+  type ConnectionLink,
+  connectionMachine,
+  type Reply,
+} from '../machines/connectionMachine.js';
 
 /** Where reads go: the sensor pool in production. */
 export interface Sensors {
@@ -28,7 +35,7 @@ export interface Sensors {
  * After the server ends a connection, how long it keeps reading (and
  * discarding) before it closes the socket outright. Closing a socket with
  * unread input makes the kernel send a reset, which can destroy the error
- * frame the peer has not read yet (docs/PROTOCOL.md §8).
+ * frame the peer has not read yet (docs/PROTOCOL.md §8.2).
  */
 export const CLOSE_LINGER_MS = 2_000;
 
@@ -53,7 +60,9 @@ export interface ConnectionOptions {
   readonly number: number;
   readonly welcome: Welcome;
   readonly sensors: Sensors;
+  readonly limits: ConnectionLimits;
   readonly log: Logger;
+  readonly telemetry: Telemetry;
   /** Where the actor reports to the XState inspector, when it is one of the inspected. */
   readonly inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
   /** Called once, when the connection is over and its socket gone. */
@@ -68,18 +77,9 @@ export interface ConnectionHandle {
   abort(): void;
 }
 
-function writeReplies(stream: Duplex, replies: readonly ServerMessage[]): void {
-  if (replies.length === 1) {
-    stream.write(encodeMessage(replies[0] as ServerMessage));
-    return;
-  }
-  // One write for the whole batch: one syscall, and the replies leave in order.
-  stream.write(Buffer.concat(replies.map(encodeMessage)));
-}
-
 /** Starts the connection actor for one accepted socket. */
 export function startConnection(options: ConnectionOptions): ConnectionHandle {
-  const { transport, sensors, log } = options;
+  const { transport, sensors, log, telemetry } = options;
   const { stream, peer } = transport;
   const connectionId = `#${options.number}`;
   const decoder = new FrameDecoder(MAX_REQUEST_FRAME_BYTES);
@@ -87,49 +87,82 @@ export function startConnection(options: ConnectionOptions): ConnectionHandle {
 
   const link: ConnectionLink = {
     read: (readings, done) => sensors.read(readings, done),
-    send(messages) {
-      replies += messages.length;
+    send(batch: readonly Reply[]) {
+      const now = performance.now();
+      for (const { message, reading, receivedAt } of batch) {
+        if (message.type === 'error') telemetry.errorSent(message.code);
+        if (reading !== null && receivedAt !== null) {
+          telemetry.requestServed(
+            reading,
+            message.type === 'error' ? message.code : 'ok',
+            (now - receivedAt) / 1000,
+          );
+        }
+      }
+      replies += batch.length;
       if (!stream.writable) return;
-      writeReplies(stream, messages);
+      // One write for the whole batch: one syscall, and the replies leave in order.
+      stream.write(
+        batch.length === 1
+          ? encodeMessage((batch[0] as Reply).message)
+          : Buffer.concat(batch.map((reply) => encodeMessage(reply.message))),
+      );
     },
     get congested() {
       return stream.writableNeedDrain;
     },
-    stopReading: () => stream.pause(),
+    get bufferedBytes() {
+      return stream.writableLength;
+    },
+    pauseReading: () => stream.pause(),
+    resumeReading: () => stream.resume(),
     close: () => closeGracefully(stream),
   };
 
   const actor = createActor(connectionMachine, {
     id: `connection${connectionId}`,
-    input: { connectionId, welcome: options.welcome, link },
+    input: { connectionId, welcome: options.welcome, link, limits: options.limits },
     ...(options.inspect ? { inspect: options.inspect } : {}),
   });
 
   let closed = false;
-  const finish = (): void => {
+  const finish = (reason: string): void => {
     if (closed) return;
     closed = true;
-    log.info('connection closed', { connection: options.number, peer, replies });
+    telemetry.connectionClosed(reason);
+    log.info('connection closed', { connection: options.number, peer, reason, replies });
     options.onClosed();
   };
   actor.subscribe({
-    complete: finish,
+    complete: () => finish(actor.getSnapshot().context.closeReason ?? 'client-closed'),
     error: (err) => {
-      // A fault inside this connection ends this connection alone.
+      // A fault inside this connection ends this connection alone: say so to
+      // the peer, log it with its context, and let the supervisor count it.
       log.error('connection failed', {
         connection: options.number,
         peer,
         error: describeError(err),
       });
-      stream.destroy();
-      finish();
+      telemetry.errorSent('ERR_INTERNAL');
+      if (stream.writable) {
+        stream.write(
+          encodeMessage(errorReply(null, 'ERR_INTERNAL', 'the server failed on this connection')),
+        );
+      }
+      closeGracefully(stream);
+      finish('ERR_INTERNAL');
     },
   });
 
   stream.on('data', (chunk: Buffer) => {
     const { frames, error } = decoder.push(chunk);
-    if (frames.length > 0)
-      actor.send({ type: 'RECEIVED', messages: frames.map(decodeClientMessage) });
+    if (frames.length > 0) {
+      actor.send({
+        type: 'RECEIVED',
+        messages: frames.map(decodeClientMessage),
+        receivedAt: performance.now(),
+      });
+    }
     if (error) actor.send({ type: 'BAD_STREAM', code: error.code, message: error.message });
   });
   stream.on('drain', () => actor.send({ type: 'DRAINED' }));
@@ -139,6 +172,7 @@ export function startConnection(options: ConnectionOptions): ConnectionHandle {
   );
   stream.on('close', () => actor.send({ type: 'PEER_CLOSED' }));
 
+  telemetry.connectionAccepted();
   log.info('connection opened', { connection: options.number, peer });
   actor.start();
 

@@ -5,6 +5,7 @@
  * it is large), because a pool task costs tens of microseconds of messaging
  * whatever its size, while a read costs under one (docs/PERFORMANCE.md).
  */
+import type { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { describeError } from '../lib/errors.js';
 import { READINGS, type Reading } from '../lib/protocol.js';
@@ -69,6 +70,11 @@ export class SensorPool {
   /** Pool tasks sent to the workers since the pool started (each carries a batch of reads). */
   get tasksRun(): number {
     return this.#tasks;
+  }
+
+  /** The worker threads now running (for metrics, and for specs that kill one on purpose). */
+  get threads(): readonly Worker[] {
+    return this.#piscina.threads;
   }
 
   /** Tasks waiting for a free thread. */

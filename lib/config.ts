@@ -35,6 +35,13 @@ export interface BooleanOption extends OptionBase {
 export type OptionSpec = IntegerOption | StringOption | BooleanOption;
 export type OptionTable = Readonly<Record<string, OptionSpec>>;
 
+/** The defaults of a table, keyed like it: what a program uses for an option nobody set. */
+export function defaultsOf<Table extends OptionTable>(table: Table): ResolvedOptions<Table> {
+  return Object.freeze(
+    Object.fromEntries(Object.entries(table).map(([key, spec]) => [key, spec.default])),
+  ) as ResolvedOptions<Table>;
+}
+
 /** The values a table resolves to, keyed like the table. */
 export type ResolvedOptions<Table extends OptionTable> = {
   readonly [Key in keyof Table]: Table[Key] extends BooleanOption
@@ -209,6 +216,70 @@ export const SERVER_OPTIONS = Object.freeze({
     description:
       'seed of the simulated weather; the same seed gives the same readings at the same time',
   },
+  maxConnections: {
+    kind: 'integer',
+    flag: 'max-connections',
+    env: 'METEO_MAX_CONNECTIONS',
+    min: 1,
+    max: 1_000_000,
+    default: 10_000,
+    description: 'connections served at once; one more is told ERR_TOO_MANY_CONNECTIONS and closed',
+  },
+  handshakeTimeoutMs: {
+    kind: 'integer',
+    flag: 'handshake-timeout',
+    env: 'METEO_HANDSHAKE_TIMEOUT_MS',
+    min: 100,
+    max: 600_000,
+    default: 5_000,
+    description: 'milliseconds a new connection has to say hello',
+  },
+  idleTimeoutMs: {
+    kind: 'integer',
+    flag: 'idle-timeout',
+    env: 'METEO_IDLE_TIMEOUT_MS',
+    min: 1_000,
+    max: 86_400_000,
+    default: 300_000,
+    description: 'milliseconds a connection may go without a request before it is closed',
+  },
+  maxQueuedRequests: {
+    kind: 'integer',
+    flag: 'max-pipeline',
+    env: 'METEO_MAX_PIPELINE',
+    min: 1,
+    max: 100_000,
+    default: 256,
+    description:
+      'requests waiting per connection; at this depth the server stops reading that socket',
+  },
+  maxOutputBytes: {
+    kind: 'integer',
+    flag: 'max-output',
+    env: 'METEO_MAX_OUTPUT_BYTES',
+    min: 4_096,
+    max: 1_073_741_824,
+    default: 1_048_576,
+    description: 'bytes of replies a connection may leave unread before it is closed',
+  },
+  writeTimeoutMs: {
+    kind: 'integer',
+    flag: 'write-timeout',
+    env: 'METEO_WRITE_TIMEOUT_MS',
+    min: 100,
+    max: 3_600_000,
+    default: 30_000,
+    description: 'milliseconds a connection may leave its send buffer full before it is closed',
+  },
+  drainTimeoutMs: {
+    kind: 'integer',
+    flag: 'drain-timeout',
+    env: 'METEO_DRAIN_TIMEOUT_MS',
+    min: 0,
+    max: 600_000,
+    default: 5_000,
+    description: 'milliseconds a shutdown waits for connections to finish before closing them',
+  },
 } as const satisfies OptionTable);
 
 export type ServerOptions = ResolvedOptions<typeof SERVER_OPTIONS>;
@@ -261,6 +332,16 @@ export const CLIENT_OPTIONS = Object.freeze({
     max: Number.MAX_SAFE_INTEGER,
     default: 0,
     description: 'polls per connection before exiting; 0 polls until interrupted',
+  },
+  requestTimeoutMs: {
+    kind: 'integer',
+    flag: 'request-timeout',
+    env: 'METEO_REQUEST_TIMEOUT_MS',
+    min: 1,
+    max: 3_600_000,
+    default: 5_000,
+    description:
+      'milliseconds a request waits for its reply before the poll is reported incomplete',
   },
   json: {
     kind: 'boolean',

@@ -14,6 +14,10 @@ export const ERROR_CODES = {
   ERR_UNKNOWN_READING: 'a read request named a reading other than the four the station has',
   // Wire: the server could not serve a valid request.
   ERR_SENSOR_FAILED: 'the sensor read failed (a fault in the model or a crashed worker thread)',
+  ERR_HANDSHAKE_TIMEOUT: 'no hello arrived within the handshake timeout; the connection is closed',
+  ERR_IDLE_TIMEOUT: 'no request arrived within the idle timeout; the connection is closed',
+  ERR_SLOW_READER:
+    'the peer left replies unread past the output limit or the write timeout; the connection is closed',
   ERR_TOO_MANY_CONNECTIONS:
     'the server is serving as many connections as it allows; the new one is closed',
   ERR_SHUTTING_DOWN: 'the server is shutting down and closes the connection',

@@ -29,6 +29,9 @@ async function main(): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
+  process.on('unhandledRejection', (reason) =>
+    process.stderr.write(`${PROGRAM}: unhandled rejection: ${describeError(reason)}\n`),
+  );
   const client = runClient(resolution.options, {
     out: (line) => process.stdout.write(`${line}\n`),
     err: (line) => process.stderr.write(`${line}\n`),

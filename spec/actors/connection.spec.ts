@@ -17,7 +17,9 @@ import {
   UNITS,
   type Welcome,
 } from '../../lib/protocol.js';
+import { ServerStats } from '../../lib/telemetry.js';
 import { transport } from '../../lib/transport.js';
+import type { ConnectionLimits } from '../../machines/connectionMachine.js';
 
 const WELCOME: Welcome = {
   type: 'welcome',
@@ -25,6 +27,13 @@ const WELCOME: Welcome = {
   server: 'spec',
   station: { id: 'x', name: 'X', latitude: 1.5, longitude: 2.5, elevation: 3 },
   units: UNITS,
+};
+const LIMITS: ConnectionLimits = {
+  handshakeTimeoutMs: 5_000,
+  idleTimeoutMs: 60_000,
+  maxQueuedRequests: 256,
+  maxOutputBytes: 1 << 20,
+  writeTimeoutMs: 5_000,
 };
 const HELLO: ClientMessage = { type: 'hello', version: PROTOCOL_VERSION };
 
@@ -103,8 +112,11 @@ describe('actors/connection', () => {
   let closed: number;
   let logged: string[];
 
-  function start(sensors: Sensors = fakeSensors(), highWaterMark?: number): void {
+  let stats: ServerStats;
+
+  function start(sensors: Sensors = fakeSensors(), highWaterMark?: number, limits = LIMITS): void {
     socket = new FakeSocket(highWaterMark);
+    stats = new ServerStats();
     closed = 0;
     logged = [];
     handle = startConnection({
@@ -112,7 +124,9 @@ describe('actors/connection', () => {
       number: 1,
       welcome: WELCOME,
       sensors,
+      limits,
       log: createLogger((line) => logged.push(line), 'debug'),
+      telemetry: stats,
       onClosed: () => closed++,
     });
   }
@@ -181,7 +195,7 @@ describe('actors/connection', () => {
     expect(handle.actor.getSnapshot().status).to.equal('done');
   });
 
-  it('ends this connection alone when a fault is thrown inside it, and logs it', async () => {
+  it('ends this connection alone when a fault is thrown inside it: ERR_INTERNAL to the peer, a log line, a count', async () => {
     start({
       read() {
         throw new Error('wiring fault');
@@ -189,9 +203,13 @@ describe('actors/connection', () => {
     });
     socket.arrive(HELLO, ...reads(1));
     await until(() => closed === 1, 'the close is reported');
-    expect(socket.destroyed).to.equal(true);
+    expect(socket.writableEnded).to.equal(true);
+    expect(
+      socket.replies().map((reply) => (reply.type === 'error' ? reply.code : reply.type)),
+    ).to.deep.equal(['ERR_INTERNAL']);
     expect(
       logged.some((line) => line.includes('connection failed') && line.includes('wiring fault')),
     ).to.equal(true);
+    expect(stats.snapshot().connections.closed).to.deep.equal({ ERR_INTERNAL: 1 });
   });
 });

@@ -7,7 +7,7 @@
 import { type EventObject, fromCallback } from 'xstate';
 import type { Reading, ServerMessage } from '../../lib/protocol.js';
 import type { SensorResult } from '../../lib/sensors/result.js';
-import type { ConnectionLink } from '../../machines/connectionMachine.js';
+import type { ConnectionLink, Reply } from '../../machines/connectionMachine.js';
 
 /** One `read()` the machine made: what it asked for, and whether the spec has answered it. */
 export interface RecordedRead {
@@ -17,18 +17,22 @@ export interface RecordedRead {
 }
 
 /**
- * A `ConnectionLink` that records reads, sends, `stopReading()` and
- * `close()`. A read of nothing is answered at once, as the sensor pool
+ * A `ConnectionLink` that records reads, sends, `pauseReading()`,
+ * `resumeReading()` and `close()`. A read of nothing is answered at once, as the sensor pool
  * answers it; any other read waits for `answer()`.
  */
 export class FakeLink implements ConnectionLink {
   readonly reads: RecordedRead[] = [];
   /** Each `send()` call's replies: one entry per batch. */
   readonly sent: (readonly ServerMessage[])[] = [];
-  /** Every call, in order: 'read', 'send', 'stopReading', 'close'. */
+  /** Each `send()` call as the machine made it, with the counters' data. */
+  readonly sentReplies: (readonly Reply[])[] = [];
+  /** Every call, in order: 'read', 'send', 'pauseReading', 'resumeReading', 'close'. */
   readonly calls: string[] = [];
   congested = false;
-  stopReadingCalls = 0;
+  bufferedBytes = 0;
+  pauseReadingCalls = 0;
+  resumeReadingCalls = 0;
   closeCalls = 0;
 
   read(readings: readonly Reading[], done: (results: readonly SensorResult[]) => void): void {
@@ -41,14 +45,20 @@ export class FakeLink implements ConnectionLink {
     }
   }
 
-  send(replies: readonly ServerMessage[]): void {
+  send(replies: readonly Reply[]): void {
     this.calls.push('send');
-    this.sent.push(replies);
+    this.sentReplies.push(replies);
+    this.sent.push(replies.map((reply) => reply.message));
   }
 
-  stopReading(): void {
-    this.calls.push('stopReading');
-    this.stopReadingCalls++;
+  pauseReading(): void {
+    this.calls.push('pauseReading');
+    this.pauseReadingCalls++;
+  }
+
+  resumeReading(): void {
+    this.calls.push('resumeReading');
+    this.resumeReadingCalls++;
   }
 
   close(): void {
@@ -78,8 +88,10 @@ export class FakeLink implements ConnectionLink {
   clearRecords(): void {
     this.reads.length = 0;
     this.sent.length = 0;
+    this.sentReplies.length = 0;
     this.calls.length = 0;
-    this.stopReadingCalls = 0;
+    this.pauseReadingCalls = 0;
+    this.resumeReadingCalls = 0;
     this.closeCalls = 0;
   }
 }

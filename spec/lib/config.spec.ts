@@ -38,6 +38,13 @@ describe('lib/config', () => {
         port: DEFAULT_PORT,
         threads: 2,
         seed: 1,
+        maxConnections: 10_000,
+        handshakeTimeoutMs: 5_000,
+        idleTimeoutMs: 300_000,
+        maxQueuedRequests: 256,
+        maxOutputBytes: 1_048_576,
+        writeTimeoutMs: 30_000,
+        drainTimeoutMs: 5_000,
       });
     });
 
@@ -48,8 +55,26 @@ describe('lib/config', () => {
         pollIntervalMs: DEFAULT_POLL_INTERVAL_MS,
         connections: 1,
         count: 0,
+        requestTimeoutMs: 5_000,
         json: false,
       });
+    });
+
+    it('gives every server limit a default and a flag of its own', () => {
+      const limits = [
+        ['maxConnections', 'max-connections', 'METEO_MAX_CONNECTIONS'],
+        ['handshakeTimeoutMs', 'handshake-timeout', 'METEO_HANDSHAKE_TIMEOUT_MS'],
+        ['idleTimeoutMs', 'idle-timeout', 'METEO_IDLE_TIMEOUT_MS'],
+        ['maxQueuedRequests', 'max-pipeline', 'METEO_MAX_PIPELINE'],
+        ['maxOutputBytes', 'max-output', 'METEO_MAX_OUTPUT_BYTES'],
+        ['writeTimeoutMs', 'write-timeout', 'METEO_WRITE_TIMEOUT_MS'],
+        ['drainTimeoutMs', 'drain-timeout', 'METEO_DRAIN_TIMEOUT_MS'],
+      ] as const;
+      for (const [key, flag, env] of limits) {
+        expect(SERVER_OPTIONS[key]).to.include({ flag, env });
+        expect(resolve(SERVER_OPTIONS, [`--${flag}`, '12345'])[key], flag).to.equal(12_345);
+        expect(resolve(SERVER_OPTIONS, [], { [env]: '23456' })[key], env).to.equal(23_456);
+      }
     });
 
     it('listens on loopback only by default', () => {
@@ -82,7 +107,7 @@ describe('lib/config', () => {
         METEO_THREADS: '4',
         METEO_SEED: '99',
       };
-      expect(resolve(SERVER_OPTIONS, [], env)).to.deep.equal({
+      expect(resolve(SERVER_OPTIONS, [], env)).to.include({
         host: '0.0.0.0',
         port: 8000,
         threads: 4,

@@ -1,6 +1,12 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { type Actor, type AnyMachineSnapshot, createActor, type StateValue } from 'xstate';
+import {
+  type Actor,
+  type AnyMachineSnapshot,
+  createActor,
+  SimulatedClock,
+  type StateValue,
+} from 'xstate';
 import {
   type ClientMessage,
   errorReply,
@@ -15,7 +21,11 @@ import {
   type Welcome,
 } from '../../lib/protocol.js';
 import type { SensorResult } from '../../lib/sensors/result.js';
-import { type ConnectionEvent, connectionMachine } from '../../machines/connectionMachine.js';
+import {
+  type ConnectionEvent,
+  type ConnectionLimits,
+  connectionMachine,
+} from '../../machines/connectionMachine.js';
 import { FakeLink } from '../helpers/fakes.js';
 
 const WELCOME: Welcome = {
@@ -49,6 +59,15 @@ function idsOf(replies: readonly ServerMessage[]): (number | null | 'welcome')[]
   return replies.map((reply) => (reply.type === 'welcome' ? 'welcome' : reply.id));
 }
 
+/** Limits far enough away that only the specs of the limits reach them. */
+const LIMITS: ConnectionLimits = {
+  handshakeTimeoutMs: 60_000,
+  idleTimeoutMs: 600_000,
+  maxQueuedRequests: 10_000,
+  maxOutputBytes: 1 << 30,
+  writeTimeoutMs: 60_000,
+};
+
 describe('machines/connectionMachine', () => {
   let link: FakeLink;
   let actor: Actor<typeof connectionMachine>;
@@ -57,7 +76,7 @@ describe('machines/connectionMachine', () => {
   function start(): void {
     link = new FakeLink();
     actor = createActor(connectionMachine, {
-      input: { connectionId: '#1', welcome: WELCOME, link },
+      input: { connectionId: '#1', welcome: WELCOME, link, limits: LIMITS },
     });
     states = [];
     actor.subscribe((snapshot) => states.push(snapshot.value));
@@ -65,7 +84,7 @@ describe('machines/connectionMachine', () => {
   }
 
   function receive(...messages: (ClientMessage | Rejected)[]): void {
-    actor.send({ type: 'RECEIVED', messages });
+    actor.send({ type: 'RECEIVED', messages, receivedAt: 0 });
   }
 
   function send(event: ConnectionEvent): void {
@@ -116,7 +135,7 @@ describe('machines/connectionMachine', () => {
       actor.stop();
       link = new FakeLink();
       actor = createActor(connectionMachine, {
-        input: { connectionId: '#1', welcome: WELCOME, link },
+        input: { connectionId: '#1', welcome: WELCOME, link, limits: LIMITS },
         inspect: (event) => {
           if (event.type === '@xstate.microstep') {
             microsteps.push((event.snapshot as AnyMachineSnapshot).value);
@@ -384,11 +403,11 @@ describe('machines/connectionMachine', () => {
   });
 
   describe('closing', () => {
-    it('on BAD_STREAM while computing, stops reading, sends the replies in flight, then the error, then closes', () => {
+    it('on BAD_STREAM while computing, pauses reading, sends the replies in flight, then the error, then closes', () => {
       greet();
       receive(read(1, 'pressure'), read(2, 'rainfall'));
       send({ type: 'BAD_STREAM', code: 'ERR_FRAME_TOO_LARGE', message: 'frame of 2 GB' });
-      expect(link.stopReadingCalls).to.equal(1);
+      expect(link.pauseReadingCalls).to.equal(1);
       expect(link.closeCalls, 'not before the replies').to.equal(0);
       receive(read(3, 'minTemperature')); // bytes after a broken frame are not trusted
       link.answer(value(1003), value(0.8));
@@ -398,7 +417,7 @@ describe('machines/connectionMachine', () => {
       ]);
       expect(link.closeCalls).to.equal(1);
       expect(link.calls.filter((call) => call !== 'read')).to.deep.equal([
-        'stopReading',
+        'pauseReading',
         'send',
         'send',
         'close',
@@ -437,7 +456,7 @@ describe('machines/connectionMachine', () => {
       receive(read(1, 'pressure'));
       receive(read(2, 'rainfall'));
       send({ type: 'SHUTDOWN' });
-      expect(link.stopReadingCalls).to.equal(1);
+      expect(link.pauseReadingCalls).to.equal(1);
       receive(read(3, 'maxTemperature'), hello());
       link.answer(value(1005));
       expect(link.reads.map((r) => r.readings)).to.deep.equal([['pressure'], ['rainfall']]);
@@ -540,6 +559,138 @@ describe('machines/connectionMachine', () => {
       link.congested = false;
       send({ type: 'DRAINED' });
       expect(link.closeCalls).to.equal(1);
+    });
+  });
+
+  describe('limits', () => {
+    let clock: SimulatedClock;
+    const TIGHT: ConnectionLimits = {
+      handshakeTimeoutMs: 5_000,
+      idleTimeoutMs: 30_000,
+      maxQueuedRequests: 4,
+      maxOutputBytes: 10_000,
+      writeTimeoutMs: 2_000,
+    };
+
+    function startTight(): void {
+      actor.stop();
+      clock = new SimulatedClock();
+      link = new FakeLink();
+      actor = createActor(connectionMachine, {
+        clock,
+        input: { connectionId: '#1', welcome: WELCOME, link, limits: TIGHT },
+      });
+      actor.start();
+    }
+
+    const codes = (): (string | null)[] =>
+      link.replies.map((reply) => (reply.type === 'error' ? reply.code : reply.type));
+
+    beforeEach(startTight);
+
+    it('closes with ERR_HANDSHAKE_TIMEOUT when no hello comes within the handshake timeout', () => {
+      clock.increment(TIGHT.handshakeTimeoutMs - 1);
+      expect(link.closeCalls).to.equal(0);
+      clock.increment(1);
+      expect(codes()).to.deep.equal(['ERR_HANDSHAKE_TIMEOUT']);
+      expect(link.closeCalls).to.equal(1);
+      expect(actor.getSnapshot().context.closeReason).to.equal('ERR_HANDSHAKE_TIMEOUT');
+    });
+
+    it('does nothing at the handshake timeout once the hello has come', () => {
+      receive(hello());
+      clock.increment(TIGHT.handshakeTimeoutMs);
+      expect(codes()).to.deep.equal(['welcome']);
+      expect(link.closeCalls).to.equal(0);
+    });
+
+    it('closes with ERR_IDLE_TIMEOUT after the idle timeout without a request, counted from the last reply', () => {
+      receive(hello());
+      clock.increment(TIGHT.idleTimeoutMs - 1);
+      receive(read(1, 'pressure'));
+      link.answer(value(1012));
+      clock.increment(TIGHT.idleTimeoutMs - 1);
+      expect(link.closeCalls).to.equal(0);
+      clock.increment(1);
+      expect(codes()).to.deep.equal(['welcome', 'reading', 'ERR_IDLE_TIMEOUT']);
+      expect(link.closeCalls).to.equal(1);
+    });
+
+    it('does not time out while a read is being computed', () => {
+      receive(hello(), read(1, 'pressure'));
+      clock.increment(TIGHT.idleTimeoutMs * 2);
+      expect(actor.getSnapshot().value).to.equal('computing');
+      link.answer(value(1012));
+      expect(codes()).to.deep.equal(['welcome', 'reading']);
+    });
+
+    it('pauses reading at the queue depth limit, and resumes once the queue is taken', () => {
+      receive(hello(), read(1, 'pressure'));
+      receive(read(2, 'pressure'), read(3, 'pressure'), read(4, 'pressure'));
+      expect(link.pauseReadingCalls).to.equal(0);
+      receive(read(5, 'pressure'));
+      expect(link.pauseReadingCalls).to.equal(1);
+      expect(actor.getSnapshot().context.queue).to.have.length(4);
+      link.answer(value(1));
+      expect(link.resumeReadingCalls).to.equal(1);
+      expect(actor.getSnapshot().context.queue).to.have.length(0);
+      link.answer(value(2), value(3), value(4), value(5));
+      expect(idsOf(link.replies)).to.deep.equal(['welcome', 1, 2, 3, 4, 5]);
+    });
+
+    it('does not resume reading for the queue when it is closing', () => {
+      receive(hello(), read(1, 'pressure'));
+      receive(read(2, 'pressure'), read(3, 'pressure'), read(4, 'pressure'), read(5, 'pressure'));
+      send({ type: 'SHUTDOWN' });
+      link.answer(value(1));
+      expect(link.resumeReadingCalls).to.equal(0);
+    });
+
+    it('cuts off a peer that leaves more than the output limit unread with ERR_SLOW_READER', () => {
+      receive(hello(), read(1, 'pressure'));
+      link.congested = true;
+      link.bufferedBytes = TIGHT.maxOutputBytes + 1;
+      link.answer(value(1));
+      expect(codes()).to.deep.equal(['welcome', 'reading', 'ERR_SLOW_READER']);
+      expect(link.closeCalls).to.equal(1);
+      expect(actor.getSnapshot().context.closeReason).to.equal('ERR_SLOW_READER');
+    });
+
+    it('cuts off a peer that leaves its send buffer full for the write timeout with ERR_SLOW_READER', () => {
+      receive(hello(), read(1, 'pressure'));
+      link.congested = true;
+      link.answer(value(1));
+      receive(read(2, 'rainfall'));
+      clock.increment(TIGHT.writeTimeoutMs - 1);
+      expect(link.closeCalls).to.equal(0);
+      clock.increment(1);
+      expect(codes()).to.deep.equal(['welcome', 'reading', 'ERR_SLOW_READER']);
+      expect(link.closeCalls).to.equal(1);
+    });
+  });
+
+  describe('faults', () => {
+    it('fails on an event no state expects, so the supervisor can end this connection alone', () => {
+      actor.stop();
+      link = new FakeLink();
+      actor = createActor(connectionMachine, {
+        input: { connectionId: '#1', welcome: WELCOME, link, limits: LIMITS },
+      });
+      const errors: unknown[] = [];
+      actor.subscribe({ error: (err) => errors.push(err) });
+      actor.start();
+      receive(hello());
+      send({ type: 'COMPUTED', results: [] });
+      expect(actor.getSnapshot().status).to.equal('error');
+      expect(errors).to.have.length(1);
+      expect(errors[0]).to.have.property('code', 'ERR_INTERNAL');
+    });
+
+    it('records why it closed: the peer, or the error it closed with', () => {
+      receive(hello());
+      send({ type: 'PEER_ENDED' });
+      send({ type: 'PEER_CLOSED' });
+      expect(actor.getSnapshot().context.closeReason).to.equal('client-ended');
     });
   });
 });

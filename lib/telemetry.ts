@@ -1,0 +1,104 @@
+/**
+ * What the server counts, as it happens: connections in and out, requests
+ * by reading and outcome, errors by code. The actors call a `Telemetry`;
+ * `ServerStats` keeps the counts in memory (specs and `RunningServer.stats()`
+ * read them), and the Prometheus exporter is another implementation.
+ */
+import type { Reading } from './protocol.js';
+
+/** How a request ended: `ok`, or the code of its error reply. */
+export type Outcome = 'ok' | string;
+
+export interface Telemetry {
+  connectionAccepted(): void;
+  /** A connection turned away at the door, with the code it was told. */
+  connectionRejected(code: string): void;
+  /** A connection over, with why (an error code, or `client-ended` / `client-closed`). */
+  connectionClosed(reason: string): void;
+  /** One request answered: its reading, how it ended, and how long it took, in seconds. */
+  requestServed(reading: Reading, outcome: Outcome, seconds: number): void;
+  /** One error reply sent, whatever it answered. */
+  errorSent(code: string): void;
+}
+
+export interface StatsSnapshot {
+  readonly connections: {
+    readonly open: number;
+    readonly accepted: number;
+    readonly rejected: Readonly<Record<string, number>>;
+    readonly closed: Readonly<Record<string, number>>;
+  };
+  /** Requests answered, by reading, then by outcome. */
+  readonly requests: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  /** Error replies sent, by code. */
+  readonly errors: Readonly<Record<string, number>>;
+}
+
+function bump(counts: Record<string, number>, key: string): void {
+  counts[key] = (counts[key] ?? 0) + 1;
+}
+
+/** Counts in memory. */
+export class ServerStats implements Telemetry {
+  #accepted = 0;
+  readonly #rejected: Record<string, number> = {};
+  readonly #closed: Record<string, number> = {};
+  readonly #requests: Record<string, Record<string, number>> = {};
+  readonly #errors: Record<string, number> = {};
+
+  connectionAccepted(): void {
+    this.#accepted++;
+  }
+
+  connectionRejected(code: string): void {
+    bump(this.#rejected, code);
+  }
+
+  connectionClosed(reason: string): void {
+    bump(this.#closed, reason);
+  }
+
+  requestServed(reading: Reading, outcome: Outcome): void {
+    this.#requests[reading] ??= {};
+    bump(this.#requests[reading], outcome);
+  }
+
+  errorSent(code: string): void {
+    bump(this.#errors, code);
+  }
+
+  snapshot(): StatsSnapshot {
+    const closed = Object.values(this.#closed).reduce((sum, count) => sum + count, 0);
+    return structuredClone({
+      connections: {
+        open: this.#accepted - closed,
+        accepted: this.#accepted,
+        rejected: this.#rejected,
+        closed: this.#closed,
+      },
+      requests: this.#requests,
+      errors: this.#errors,
+    });
+  }
+}
+
+/** Several telemetries as one: each event goes to all of them. */
+export function teeTelemetry(...sinks: readonly Telemetry[]): Telemetry {
+  return {
+    connectionAccepted: () => {
+      for (const sink of sinks) sink.connectionAccepted();
+    },
+    connectionRejected: (code) => {
+      for (const sink of sinks) sink.connectionRejected(code);
+    },
+    connectionClosed: (reason) => {
+      for (const sink of sinks) sink.connectionClosed(reason);
+    },
+    requestServed: (reading, outcome, seconds) => {
+      for (const sink of sinks) sink.requestServed(reading, outcome, seconds);
+    },
+    errorSent: (code) => {
+      for (const sink of sinks) sink.errorSent(code);
+    },
+  };
+}
