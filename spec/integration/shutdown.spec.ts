@@ -6,6 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { connect } from 'node:net';
 import { expect } from 'chai';
 import { READINGS, type ReceivedServerMessage } from '../../lib/protocol.js';
 import { RawClient } from '../helpers/rawClient.js';
@@ -98,6 +99,42 @@ describe('integration: SIGTERM under load', function () {
       }
       expect(answered, 'requests answered under load').to.be.above(CONNECTIONS * IN_FLIGHT);
       for (const { client } of clients) client.destroy();
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+
+  it('exits at once, with status 130, on a second SIGINT while draining', async () => {
+    const child = spawn(process.execPath, ['dist/actors/cli/server.js', '--port', '0', '--threads', '1'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        output += chunk;
+      });
+      const deadline = Date.now() + 10_000;
+      while (!/port=(\d+)/.test(output)) {
+        if (Date.now() > deadline) throw new Error(`the server did not start:\n${output}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const port = Number(/port=(\d+)/.exec(output)?.[1]);
+      // A client that never closes its side keeps the drain waiting (the server lingers for it).
+      const stubborn = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+      stubborn.on('error', () => {});
+      await once(stubborn, 'connect');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+
+      const exited = once(child, 'exit');
+      child.kill('SIGINT');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(child.exitCode, 'still draining after the first SIGINT').to.equal(null);
+      const secondAt = Date.now();
+      child.kill('SIGINT');
+      const [code] = await exited;
+      expect(code).to.equal(130);
+      expect(Date.now() - secondAt).to.be.below(1_000);
+      stubborn.destroy();
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
     }
