@@ -87,7 +87,7 @@ export function startConnection(options: ConnectionOptions): ConnectionHandle {
 
   const link: ConnectionLink = {
     read: (readings, done) => sensors.read(readings, done),
-    send(batch: readonly Reply[]) {
+    send(batch: readonly Reply[], sent?: () => void) {
       const now = performance.now();
       for (const { message, reading, receivedAt } of batch) {
         if (message.type === 'error') telemetry.errorSent(message.code);
@@ -100,16 +100,19 @@ export function startConnection(options: ConnectionOptions): ConnectionHandle {
         }
       }
       replies += batch.length;
-      if (!stream.writable) return;
+      if (!stream.writable) {
+        // Nobody to write to; the close that follows ends the connection.
+        sent?.();
+        return;
+      }
       // One write for the whole batch: one syscall, and the replies leave in order.
+      // Its callback runs once the socket has taken every byte, however many writes that took.
       stream.write(
         batch.length === 1
           ? encodeMessage((batch[0] as Reply).message)
           : Buffer.concat(batch.map((reply) => encodeMessage(reply.message))),
+        sent && (() => sent()),
       );
-    },
-    get congested() {
-      return stream.writableNeedDrain;
     },
     get bufferedBytes() {
       return stream.writableLength;
@@ -165,7 +168,6 @@ export function startConnection(options: ConnectionOptions): ConnectionHandle {
     }
     if (error) actor.send({ type: 'BAD_STREAM', code: error.code, message: error.message });
   });
-  stream.on('drain', () => actor.send({ type: 'DRAINED' }));
   stream.on('end', () => actor.send({ type: 'PEER_ENDED' }));
   stream.on('error', (err) =>
     log.debug('connection error', { connection: options.number, peer, error: describeError(err) }),

@@ -1,15 +1,17 @@
 /**
  * One client connection, from the server's side (docs/PROTOCOL.md §4–§8).
  *
- *   awaiting-request ──RECEIVED──▶ computing ──COMPUTED──▶ replying ──▶ awaiting-request
+ *   awaiting-request ──RECEIVED──▶ computing ──COMPUTED──▶ replying ──SENT──▶ awaiting-request
  *                                                              └──▶ closing ──PEER_CLOSED──▶ closed
  *
  * Requests that arrive while a batch is being computed or written wait in
  * `queue`, the connection's mailbox, in the order they came. Everything in
  * the queue goes through `computing` and `replying` together: one sensor read
- * for the lot, one write for all their replies, in request order. So a
- * request costs two events (its arrival and the sensor results) however many
- * are pipelined.
+ * for the lot, one write for all their replies, in request order. So a batch
+ * costs three events (its arrival, the sensor results, the write done),
+ * however many requests are pipelined in it. `replying` lasts until the
+ * socket has taken the whole write: a peer that reads slowly holds the
+ * connection there, which is the backpressure.
  *
  * The limits of docs/PROTOCOL.md §7 are here too: the handshake and idle
  * timeouts, the depth of the queue (past it the socket is paused, and TCP
@@ -21,7 +23,7 @@
  * resources belong to one connection, and providing per connection would
  * rebuild the machine for every socket.
  */
-import { assign, enqueueActions, not, setup } from 'xstate';
+import { assign, enqueueActions, setup } from 'xstate';
 import { type ErrorCode, MeteoError } from '../lib/errors.js';
 import {
   type ClientMessage,
@@ -58,10 +60,8 @@ export type WorkItem =
 export interface ConnectionLink {
   /** Read these, as of now; call `done` once with one result per reading, in order. */
   read(readings: readonly Reading[], done: (results: readonly SensorResult[]) => void): void;
-  /** Write these replies to the peer, in order, in one write. */
-  send(replies: readonly Reply[]): void;
-  /** The send buffer is over its high-water mark: the peer is slow to read. */
-  readonly congested: boolean;
+  /** Write these replies to the peer, in order, in one write; call `sent` once the socket has taken all of it. */
+  send(replies: readonly Reply[], sent?: () => void): void;
   /** Bytes written but not yet taken by the peer. */
   readonly bufferedBytes: number;
   /** Take nothing more from the socket for now. */
@@ -128,8 +128,8 @@ export type ConnectionEvent =
   | { readonly type: 'BAD_STREAM'; readonly code: ErrorCode; readonly message: string }
   /** The sensor results for the reads of the current batch, in order. */
   | { readonly type: 'COMPUTED'; readonly results: readonly SensorResult[] }
-  /** The socket's send buffer has drained below its high-water mark. */
-  | { readonly type: 'DRAINED' }
+  /** The socket has taken the whole write of the current batch's replies. */
+  | { readonly type: 'SENT' }
   /** The peer half-closed: it will send nothing more. */
   | { readonly type: 'PEER_ENDED' }
   /** The socket is gone, by either side; nothing more can be written. */
@@ -239,7 +239,7 @@ export const connectionMachine = setup({
       context.link.read(readsOf(context.batch), (results) =>
         self.send({ type: 'COMPUTED', results }),
       ),
-    sendReplies: ({ context }) => context.link.send(context.replies),
+    sendReplies: ({ context, self }) => context.link.send(context.replies, () => self.send({ type: 'SENT' })),
     pauseReading: ({ context }) => context.link.pauseReading(),
     closeTransport: ({ context }) => context.link.close(),
     admit: assign(({ context, event }) =>
@@ -303,8 +303,6 @@ export const connectionMachine = setup({
     hasQueuedWork: ({ context }) => context.queue.length > 0,
     isFinished: ({ context }) => context.closing || context.peerEnded,
     isNotGreeted: ({ context }) => !context.greeted,
-    /** The peer is slow to read: wait for DRAINED before taking more work. */
-    outputCongested: ({ context }) => context.link.congested,
     outputOverLimit: ({ context }) => context.link.bufferedBytes > context.limits.maxOutputBytes,
   },
   delays: {
@@ -364,8 +362,8 @@ export const connectionMachine = setup({
     },
     PEER_ENDED: { actions: 'markPeerEnded' },
     PEER_CLOSED: { target: '.closed', actions: 'markPeerClosed' },
-    // Only `replying` waits for the send buffer; elsewhere a drain is news to nobody.
-    DRAINED: {},
+    // Only `replying` waits for a write; one that finishes after the connection gave up on it is news to nobody.
+    SENT: {},
     '*': { actions: 'failOnUnexpectedEvent' },
   },
   states: {
@@ -406,9 +404,8 @@ export const connectionMachine = setup({
             }),
           },
         },
-        // Leave at once unless the peer is slow to read; then wait for the buffer to drain.
-        { guard: not('outputCongested'), target: 'awaiting-request' },
       ],
+      // A peer that does not read leaves the write unfinished: past the write timeout, cut it off.
       after: {
         writeTimeout: {
           target: 'closing',
@@ -420,7 +417,7 @@ export const connectionMachine = setup({
           },
         },
       },
-      on: { DRAINED: 'awaiting-request' },
+      on: { SENT: 'awaiting-request' },
     },
     closing: {
       entry: 'closeTransport',

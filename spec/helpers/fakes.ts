@@ -29,8 +29,10 @@ export class FakeLink implements ConnectionLink {
   readonly sentReplies: (readonly Reply[])[] = [];
   /** Every call, in order: 'read', 'send', 'pauseReading', 'resumeReading', 'close'. */
   readonly calls: string[] = [];
+  /** While true, writes are not taken: their `sent` callbacks wait for `drain()`, as a slow peer makes them. */
   congested = false;
   bufferedBytes = 0;
+  readonly #heldWrites: (() => void)[] = [];
   pauseReadingCalls = 0;
   resumeReadingCalls = 0;
   closeCalls = 0;
@@ -45,10 +47,19 @@ export class FakeLink implements ConnectionLink {
     }
   }
 
-  send(replies: readonly Reply[]): void {
+  send(replies: readonly Reply[], sent?: () => void): void {
     this.calls.push('send');
     this.sentReplies.push(replies);
     this.sent.push(replies.map((reply) => reply.message));
+    if (!sent) return;
+    if (this.congested) this.#heldWrites.push(sent);
+    else sent();
+  }
+
+  /** The peer reads again: every held write is taken, in order. */
+  drain(): void {
+    this.congested = false;
+    for (const sent of this.#heldWrites.splice(0)) sent();
   }
 
   pauseReading(): void {
