@@ -28,6 +28,7 @@ import { transport } from '../lib/transport.js';
 import { type AcceptorEvent, acceptorMachine } from '../machines/acceptorMachine.js';
 import type { ConnectionLimits } from '../machines/connectionMachine.js';
 import { type ConnectionHandle, closeGracefully, startConnection } from './connection.js';
+import { createMetrics, type MetricsServer, serveMetrics } from './metrics.js';
 import { SensorPool } from './sensorPool.js';
 
 /** Server name and version sent in the welcome. */
@@ -51,8 +52,12 @@ export interface ServerSettings extends Partial<ConnectionLimits> {
   readonly now?: () => number;
   /** The compiled sensor worker, when not the default (tests inject faulty ones). */
   readonly workerUrl?: URL;
-  /** Sends the acceptor and the first connection actors to the XState inspector. */
+  /** Sends the acceptor and the first `inspectConnections` connection actors to the XState inspector. */
   readonly inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+  /** How many connection actors (the first ones) the inspector gets; the rest send nothing. */
+  readonly inspectConnections?: number;
+  /** Serve Prometheus metrics on this port of `host` (0 picks a free one); none when absent. */
+  readonly metricsPort?: number;
 }
 
 export interface RunningServer {
@@ -63,6 +68,8 @@ export interface RunningServer {
   readonly sensors: SensorPool;
   /** What the server has counted since it started. */
   stats(): StatsSnapshot;
+  /** Where /metrics is served, when it is. */
+  readonly metricsPort: number | null;
   /**
    * Stops accepting, lets every request already received get its reply
    * (for at most the drain timeout), then closes the pool. Idempotent.
@@ -84,7 +91,8 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
     station,
     ...(settings.now ? { now: settings.now } : {}),
     ...(settings.workerUrl ? { workerUrl: settings.workerUrl } : {}),
-    onError: (err) => log.error('sensor worker failed', { error: describeError(err) }),
+    onError: (err) =>
+      log.error('sensor worker failed', { code: 'ERR_SENSOR_FAILED', error: describeError(err) }),
   });
   const welcome: Welcome = {
     type: 'welcome',
@@ -95,7 +103,11 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
   };
   const connections = new Map<number, ConnectionHandle>();
   const stats = new ServerStats();
-  const telemetry = settings.telemetry ? teeTelemetry(stats, settings.telemetry) : stats;
+  const metrics = settings.metricsPort === undefined ? undefined : createMetrics();
+  metrics?.watchPool(sensors);
+  const sinks = [settings.telemetry, metrics?.telemetry].filter((sink) => sink !== undefined);
+  const telemetry = sinks.length > 0 ? teeTelemetry(stats, ...sinks) : stats;
+  const inspectConnections = settings.inspectConnections ?? DEFAULTS.inspectConnections;
   const limits: ConnectionLimits = {
     handshakeTimeoutMs: settings.handshakeTimeoutMs ?? DEFAULTS.handshakeTimeoutMs,
     idleTimeoutMs: settings.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs,
@@ -115,7 +127,7 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
         server.on('error', (err: NodeJS.ErrnoException) => {
           if (listening) {
             // An accept failed (out of file descriptors, say); the listener carries on.
-            log.warn('accept failed', { error: describeError(err) });
+            log.warn('accept failed', { code: err.code, error: describeError(err) });
             return;
           }
           sendBack({
@@ -146,6 +158,9 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
           limits,
           log,
           telemetry,
+          ...(settings.inspect && connection <= inspectConnections
+            ? { inspect: settings.inspect }
+            : {}),
           onClosed: () => {
             connections.delete(connection);
             self.send({ type: 'CONNECTION_CLOSED', connection });
@@ -179,7 +194,10 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
     },
     ...(settings.inspect ? { inspect: settings.inspect } : {}),
   });
-  actor.subscribe({ error: (err) => log.error('acceptor failed', { error: describeError(err) }) });
+  actor.subscribe({
+    error: (err) =>
+      log.error('acceptor failed', { code: 'ERR_INTERNAL', error: describeError(err) }),
+  });
   actor.start();
 
   let ready: ReturnType<typeof actor.getSnapshot>;
@@ -208,6 +226,28 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
   }
   const { address, port } = ready.context.listening;
 
+  const shutdown = async (): Promise<void> => {
+    actor.send({ type: 'SHUTDOWN' });
+    await waitFor(actor, (snapshot) => snapshot.status !== 'active', {
+      timeout: Number.POSITIVE_INFINITY,
+    });
+    await sensors.close();
+  };
+
+  let metricsServer: MetricsServer | undefined;
+  if (metrics && settings.metricsPort !== undefined) {
+    try {
+      metricsServer = await serveMetrics(metrics.registry, settings.host, settings.metricsPort);
+    } catch (err) {
+      await shutdown();
+      const inUse = (err as NodeJS.ErrnoException).code === 'EADDRINUSE';
+      throw new MeteoError(
+        inUse ? 'ERR_ADDRESS_IN_USE' : 'ERR_LISTEN_FAILED',
+        `cannot serve metrics on ${settings.host}:${settings.metricsPort}: ${inUse ? 'the address is in use' : describeError(err)}`,
+      );
+    }
+  }
+
   let stopping: Promise<void> | undefined;
   return {
     address,
@@ -215,13 +255,11 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
     actor,
     sensors,
     stats: () => stats.snapshot(),
+    metricsPort: metricsServer?.port ?? null,
     stop() {
       stopping ??= (async () => {
-        actor.send({ type: 'SHUTDOWN' });
-        await waitFor(actor, (snapshot) => snapshot.status !== 'active', {
-          timeout: Number.POSITIVE_INFINITY,
-        });
-        await sensors.close();
+        await shutdown();
+        await metricsServer?.close();
       })();
       return stopping;
     },

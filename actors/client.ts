@@ -37,6 +37,8 @@ export interface ClientSettings {
   readonly reconnectInitialMs?: number;
   readonly reconnectMaxMs?: number;
   readonly inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+  /** How many client actors (the first ones) the inspector gets. */
+  readonly inspectConnections?: number;
 }
 
 /** Where the client's lines go: results to `out`, news about connections to `err`. */
@@ -153,7 +155,10 @@ export function runClient(settings: ClientSettings, output: ClientOutput): Runni
         reconnectMaxMs: settings.reconnectMaxMs ?? DEFAULT_RECONNECT_MAX_MS,
         jitterSeed: runSeed,
       },
-      ...(settings.inspect ? { inspect: settings.inspect } : {}),
+      ...(settings.inspect &&
+      i < (settings.inspectConnections ?? CLIENT_DEFAULTS.inspectConnections)
+        ? { inspect: settings.inspect }
+        : {}),
     }),
   );
 

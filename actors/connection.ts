@@ -142,6 +142,7 @@ export function startConnection(options: ConnectionOptions): ConnectionHandle {
       // A fault inside this connection ends this connection alone: say so to
       // the peer, log it with its context, and let the supervisor count it.
       log.error('connection failed', {
+        code: 'ERR_INTERNAL',
         connection: options.number,
         peer,
         error: describeError(err),

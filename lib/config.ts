@@ -25,6 +25,8 @@ export interface IntegerOption extends OptionBase {
 export interface StringOption extends OptionBase {
   readonly kind: 'string';
   readonly default: string;
+  /** The values allowed, when the option is one of a few words. */
+  readonly choices?: readonly string[];
 }
 
 export interface BooleanOption extends OptionBase {
@@ -91,6 +93,12 @@ function parseValue(
     case 'string': {
       const text = String(raw).trim();
       if (text === '') throw new MeteoError('ERR_BAD_VALUE', `${source} must not be empty`);
+      if (spec.choices && !spec.choices.includes(text)) {
+        throw new MeteoError(
+          'ERR_BAD_VALUE',
+          `${source} must be one of ${spec.choices.join(', ')} (got ${JSON.stringify(text)})`,
+        );
+      }
       return text;
     }
   }
@@ -174,6 +182,39 @@ export function describeOptions(table: OptionTable): string {
   const width = Math.max(...rows.map(([flag]) => flag.length));
   return rows.map(([flag, text]) => `  ${flag.padEnd(width)}  ${text}`).join('\n');
 }
+
+// ---------------------------------------------------------------- watching it run
+
+/** The log levels `--log-level` takes (docs: README, "Logs"). */
+export const LOG_LEVEL_CHOICES = ['debug', 'info', 'warn', 'error', 'silent'] as const;
+
+/** Flags both programs take to be watched in the XState inspector. */
+const WATCH_OPTIONS = {
+  inspect: {
+    kind: 'boolean',
+    flag: 'inspect',
+    default: false,
+    description: 'send the actors to the Stately inspector (open the printed URL in a browser)',
+  },
+  inspectPort: {
+    kind: 'integer',
+    flag: 'inspect-port',
+    env: 'METEO_INSPECT_PORT',
+    min: 1,
+    max: 65_535,
+    default: 8_080,
+    description: 'port of the inspector relay; a second program with the same port joins the first',
+  },
+  inspectConnections: {
+    kind: 'integer',
+    flag: 'inspect-connections',
+    env: 'METEO_INSPECT_CONNECTIONS',
+    min: 0,
+    max: 10_000,
+    default: 8,
+    description: 'connection actors sent to the inspector (the first N); the rest send nothing',
+  },
+} as const satisfies OptionTable;
 
 // ---------------------------------------------------------------- the server
 
@@ -280,6 +321,24 @@ export const SERVER_OPTIONS = Object.freeze({
     default: 5_000,
     description: 'milliseconds a shutdown waits for connections to finish before closing them',
   },
+  metricsPort: {
+    kind: 'integer',
+    flag: 'metrics-port',
+    env: 'METEO_METRICS_PORT',
+    min: 0,
+    max: 65_535,
+    default: 0,
+    description: 'serve Prometheus metrics at http://HOST:PORT/metrics; 0 serves none',
+  },
+  logLevel: {
+    kind: 'string',
+    flag: 'log-level',
+    env: 'METEO_LOG_LEVEL',
+    default: 'info',
+    choices: LOG_LEVEL_CHOICES,
+    description: `least severe log level printed: ${LOG_LEVEL_CHOICES.join(', ')}`,
+  },
+  ...WATCH_OPTIONS,
 } as const satisfies OptionTable);
 
 export type ServerOptions = ResolvedOptions<typeof SERVER_OPTIONS>;
@@ -349,6 +408,7 @@ export const CLIENT_OPTIONS = Object.freeze({
     default: false,
     description: 'print one JSON object per poll per connection, one per line',
   },
+  ...WATCH_OPTIONS,
 } as const satisfies OptionTable);
 
 export type ClientOptions = ResolvedOptions<typeof CLIENT_OPTIONS>;

@@ -5,6 +5,7 @@
 import { CLIENT_OPTIONS, describeOptions, resolveOptions } from '../../lib/config.js';
 import { describeError } from '../../lib/errors.js';
 import { runClient } from '../client.js';
+import { type Inspection, startInspection } from '../inspect.js';
 
 const USAGE = `Usage: npm run client -- [options]
 
@@ -29,17 +30,32 @@ async function main(): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
+  // Logged, never silent; the connections' actors carry on.
   process.on('unhandledRejection', (reason) =>
     process.stderr.write(`${PROGRAM}: unhandled rejection: ${describeError(reason)}\n`),
   );
-  const client = runClient(resolution.options, {
-    out: (line) => process.stdout.write(`${line}\n`),
-    err: (line) => process.stderr.write(`${line}\n`),
-  });
+  process.on('uncaughtException', (err) =>
+    process.stderr.write(`${PROGRAM}: uncaught exception: ${describeError(err)}\n`),
+  );
+  const { inspect, inspectPort, ...settings } = resolution.options;
+  let inspection: Inspection | undefined;
+  if (inspect) {
+    inspection = await startInspection(inspectPort);
+    process.stderr.write(`inspector: open ${inspection.url} in a browser\n`);
+  }
+  const client = runClient(
+    { ...settings, ...(inspection ? { inspect: inspection.observer } : {}) },
+    {
+      out: (line) => process.stdout.write(`${line}\n`),
+      err: (line) => process.stderr.write(`${line}\n`),
+    },
+  );
   const stop = (): void => client.stop();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  return client.finished;
+  const code = await client.finished;
+  inspection?.stop();
+  return code;
 }
 
 main().then(

@@ -4,8 +4,10 @@
  */
 import { describeOptions, resolveOptions, SERVER_OPTIONS } from '../../lib/config.js';
 import { describeError } from '../../lib/errors.js';
-import { createLogger } from '../../lib/log.js';
-import { startServer } from '../acceptor.js';
+import type { LogLevel } from '../../lib/log.js';
+import { type RunningServer, startServer } from '../acceptor.js';
+import { type Inspection, startInspection } from '../inspect.js';
+import { createPinoLogger } from '../log.js';
 
 const USAGE = `Usage: npm start -- [options]
 
@@ -29,24 +31,49 @@ async function main(): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  const { options } = resolution;
-  const log = createLogger((line) => process.stdout.write(`${line}\n`));
+  const { inspect, inspectPort, logLevel, metricsPort, ...settings } = resolution.options;
+  const log = createPinoLogger({ level: logLevel as LogLevel });
+  // Faults inside connections are caught by their actors; anything that still
+  // escapes is logged, never silent. The server keeps serving: the actors
+  // that own the other connections are untouched by a fault outside them.
   process.on('unhandledRejection', (reason) =>
     log.error('unhandled rejection', { error: describeError(reason) }),
   );
+  process.on('uncaughtException', (err) =>
+    log.error('uncaught exception', { error: describeError(err) }),
+  );
 
-  let server: Awaited<ReturnType<typeof startServer>>;
+  let inspection: Inspection | undefined;
+  if (inspect) {
+    inspection = await startInspection(inspectPort);
+    log.info(`inspector: open ${inspection.url} in a browser`, {
+      url: inspection.url,
+      relay: inspection.startedRelay ? 'started' : 'joined',
+      connections: settings.inspectConnections,
+    });
+  }
+
+  let server: RunningServer;
   try {
-    server = await startServer({ ...options, log });
+    server = await startServer({
+      ...settings,
+      log,
+      ...(inspection ? { inspect: inspection.observer } : {}),
+      ...(metricsPort > 0 ? { metricsPort } : {}),
+    });
   } catch (err) {
+    inspection?.stop();
     process.stderr.write(`${PROGRAM}: ${describeError(err)}\n`);
     return 1;
   }
-  log.info('listening', {
+  log.info(`listening on ${server.address}:${server.port}`, {
     address: server.address,
     port: server.port,
-    threads: options.threads,
-    seed: options.seed,
+    threads: settings.threads,
+    seed: settings.seed,
+    ...(server.metricsPort === null
+      ? {}
+      : { metrics: `http://${server.address}:${server.metricsPort}/metrics` }),
   });
 
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
@@ -60,6 +87,7 @@ async function main(): Promise<number> {
   });
   log.info('shutting down', { signal });
   await server.stop();
+  inspection?.stop();
   log.info('stopped');
   return 0;
 }

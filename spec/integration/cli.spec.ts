@@ -2,12 +2,12 @@
  * The two programs as a user runs them: child processes, real signals, the
  * exact commands the README shows.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { expect } from 'chai';
+import { SERVER_PROGRAM, startServerProcess } from '../helpers/serverProcess.js';
 
-const SERVER = 'dist/actors/cli/server.js';
 const CLIENT = 'dist/actors/cli/client.js';
 
 interface Finished {
@@ -25,34 +25,6 @@ function run(command: string, args: readonly string[], timeoutMs = 20_000): Prom
   });
 }
 
-interface StartedServer {
-  readonly child: ChildProcess;
-  readonly port: number;
-  readonly output: () => string;
-}
-
-/** Starts the server on a free port and waits for its "listening" line. */
-async function startServerProcess(...args: string[]): Promise<StartedServer> {
-  const child = spawn(process.execPath, [SERVER, '--port', '0', '--threads', '1', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    output += chunk;
-  });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    output += chunk;
-  });
-  const deadline = Date.now() + 10_000;
-  while (!/listening .*port=(\d+)/.test(output)) {
-    if (Date.now() > deadline || child.exitCode !== null)
-      throw new Error(`the server did not start:\n${output}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  const port = Number(/listening .*port=(\d+)/.exec(output)?.[1]);
-  return { child, port, output: () => output };
-}
-
 function hasStackTrace(text: string): boolean {
   return /^\s+at .+:\d+:\d+\)?$/m.test(text);
 }
@@ -66,7 +38,7 @@ describe('integration: the command-line programs', function () {
   });
 
   it('`npm run client -- --port P --count 2 --json` prints two JSON lines from a running server and exits 0', async () => {
-    const server = await startServerProcess();
+    const server = await startServerProcess('--threads', '1');
     children.push(server.child);
     const result = await run('npm', [
       'run',
@@ -104,7 +76,7 @@ describe('integration: the command-line programs', function () {
   });
 
   it('prints one line per connection in the multiple-connection mode', async () => {
-    const server = await startServerProcess();
+    const server = await startServerProcess('--threads', '1');
     children.push(server.child);
     const result = await run(process.execPath, [
       CLIENT,
@@ -129,20 +101,26 @@ describe('integration: the command-line programs', function () {
   });
 
   it('logs each connection and, on SIGTERM, stops and exits 0', async () => {
-    const server = await startServerProcess();
+    const server = await startServerProcess('--threads', '1');
     children.push(server.child);
     await run(process.execPath, [CLIENT, '--port', String(server.port), '--count', '1']);
     const exited = once(server.child, 'exit');
     server.child.kill('SIGTERM');
     const [code] = await exited;
     expect(code).to.equal(0);
-    expect(server.output()).to.match(/connection opened connection=1 peer=127\.0\.0\.1:\d+/);
-    expect(server.output()).to.match(/connection closed connection=1/);
-    expect(server.output()).to.match(/stopped/);
+    const logs = server.logs();
+    const opened = logs.find((line) => line['msg'] === 'connection opened');
+    expect(opened).to.include({ connection: 1 });
+    expect(opened?.['peer']).to.match(/^127\.0\.0\.1:\d+$/);
+    expect(logs.find((line) => line['msg'] === 'connection closed')).to.include({
+      connection: 1,
+      reason: 'client-ended',
+    });
+    expect(logs.at(-1)).to.include({ msg: 'stopped' });
   });
 
   it('refuses a bad flag with one readable line and exit status 2', async () => {
-    const result = await run(process.execPath, [SERVER, '--prot', '80']);
+    const result = await run(process.execPath, [SERVER_PROGRAM, '--prot', '80']);
     expect(result.code).to.equal(2);
     expect(result.stderr.trim().split('\n')).to.have.length(1);
     expect(result.stderr).to.match(/^meteo-server: ERR_BAD_FLAG: .*--prot/);
@@ -162,7 +140,7 @@ describe('integration: the command-line programs', function () {
     const { port } = blocker.address() as { port: number };
     try {
       const result = await run(process.execPath, [
-        SERVER,
+        SERVER_PROGRAM,
         '--port',
         String(port),
         '--threads',
@@ -190,7 +168,7 @@ describe('integration: the command-line programs', function () {
   });
 
   it('shows its options with --help and exits 0', async () => {
-    const result = await run(process.execPath, [SERVER, '--help']);
+    const result = await run(process.execPath, [SERVER_PROGRAM, '--help']);
     expect(result.code).to.equal(0);
     for (const flag of ['--host', '--port', '--threads', '--seed'])
       expect(result.stdout).to.include(flag);

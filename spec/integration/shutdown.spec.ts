@@ -4,12 +4,12 @@
  * in order; then ERR_SHUTTING_DOWN; then the close; and the process exits 0
  * within the drain deadline.
  */
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { connect } from 'node:net';
 import { expect } from 'chai';
 import { READINGS, type ReceivedServerMessage } from '../../lib/protocol.js';
 import { RawClient } from '../helpers/rawClient.js';
+import { startServerProcess } from '../helpers/serverProcess.js';
 
 const DRAIN_TIMEOUT_MS = 3_000;
 const CONNECTIONS = 50;
@@ -45,31 +45,13 @@ describe('integration: SIGTERM under load', function () {
   this.timeout(30_000);
 
   it('answers every request it received, says ERR_SHUTTING_DOWN, and exits 0 within the drain deadline', async () => {
-    const child = spawn(
-      process.execPath,
-      [
-        'dist/actors/cli/server.js',
-        '--port',
-        '0',
-        '--threads',
-        '2',
-        '--drain-timeout',
-        String(DRAIN_TIMEOUT_MS),
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+    const { child, port } = await startServerProcess(
+      '--threads',
+      '2',
+      '--drain-timeout',
+      String(DRAIN_TIMEOUT_MS),
     );
     try {
-      let output = '';
-      child.stdout.on('data', (chunk: Buffer) => {
-        output += chunk;
-      });
-      const deadline = Date.now() + 10_000;
-      while (!/port=(\d+)/.test(output)) {
-        if (Date.now() > deadline) throw new Error(`the server did not start:\n${output}`);
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-      const port = Number(/port=(\d+)/.exec(output)?.[1]);
-
       const clients = await Promise.all(
         Array.from({ length: CONNECTIONS }, () => RawClient.greeted(port)),
       );
@@ -105,20 +87,8 @@ describe('integration: SIGTERM under load', function () {
   });
 
   it('exits at once, with status 130, on a second SIGINT while draining', async () => {
-    const child = spawn(process.execPath, ['dist/actors/cli/server.js', '--port', '0', '--threads', '1'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const { child, port } = await startServerProcess('--threads', '1');
     try {
-      let output = '';
-      child.stdout.on('data', (chunk: Buffer) => {
-        output += chunk;
-      });
-      const deadline = Date.now() + 10_000;
-      while (!/port=(\d+)/.test(output)) {
-        if (Date.now() > deadline) throw new Error(`the server did not start:\n${output}`);
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-      const port = Number(/port=(\d+)/.exec(output)?.[1]);
       // A client that never closes its side keeps the drain waiting (the server lingers for it).
       const stubborn = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
       stubborn.on('error', () => {});

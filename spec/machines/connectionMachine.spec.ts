@@ -1,11 +1,6 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import {
-  type Actor,
-  createActor,
-  SimulatedClock,
-  type StateValue,
-} from 'xstate';
+import { type Actor, createActor, SimulatedClock, type StateValue } from 'xstate';
 import {
   type ClientMessage,
   errorReply,

@@ -1,0 +1,140 @@
+/**
+ * The XState inspector: a server with inspection on sends its actors, through
+ * @statelyai/inspect's relay, to any WebSocket client of the relay, which is
+ * what the inspector page in a browser is. Here the spec is that client.
+ */
+import { createServer } from 'node:net';
+import { expect } from 'chai';
+import WebSocket from 'ws';
+import type { AnyActorRef, InspectionEvent } from 'xstate';
+import { type RunningServer, startServer } from '../../actors/acceptor.js';
+import { runClient } from '../../actors/client.js';
+import { type Inspection, startInspection } from '../../actors/inspect.js';
+
+interface Relayed {
+  readonly type: string;
+  readonly name?: string;
+  readonly sessionId: string;
+  readonly snapshot?: { readonly value?: unknown; readonly context?: Record<string, unknown> };
+}
+
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('integration: the XState inspector', function () {
+  this.timeout(20_000);
+  let inspection: Inspection | undefined;
+  let server: RunningServer | undefined;
+  let socket: WebSocket | undefined;
+
+  afterEach(async () => {
+    socket?.close();
+    await server?.stop();
+    inspection?.stop();
+    socket = undefined;
+    server = undefined;
+    inspection = undefined;
+  });
+
+  it('relays the acceptor and the first connection actors, with the states of the design, and nothing of the rest', async () => {
+    const port = await freePort();
+    inspection = await startInspection(port);
+    expect(inspection.startedRelay).to.equal(true);
+    const relayed: Relayed[] = [];
+    socket = new WebSocket(`ws://127.0.0.1:${port}`);
+    socket.on('message', (data) => relayed.push(JSON.parse(String(data)) as Relayed));
+    await new Promise((resolve, reject) => socket?.once('open', resolve).once('error', reject));
+
+    server = await startServer({
+      host: '127.0.0.1',
+      port: 0,
+      threads: 1,
+      seed: 1,
+      inspect: inspection.observer,
+      inspectConnections: 1,
+    });
+    const polling = runClient(
+      {
+        host: '127.0.0.1',
+        port: server.port,
+        pollIntervalMs: 10,
+        connections: 2,
+        count: 2,
+        json: true,
+      },
+      { out: () => {}, err: () => {} },
+    );
+    expect(await polling.finished).to.equal(0);
+
+    const actorNamed = (name: string): Relayed | undefined =>
+      relayed.find((event) => event.type === '@xstate.actor' && event.name === name);
+    const valuesOf = (sessionId: string): Set<unknown> =>
+      new Set(
+        relayed
+          .filter((event) => event.type === '@xstate.snapshot' && event.sessionId === sessionId)
+          .map((event) => event.snapshot?.value),
+      );
+    await until(() => {
+      const connection = actorNamed('connection#1');
+      return connection !== undefined && valuesOf(connection.sessionId).has('replying');
+    }, 'the first connection actor to be relayed through replying');
+
+    expect(actorNamed('acceptor'), 'the acceptor is relayed').to.not.equal(undefined);
+    const connection = actorNamed('connection#1') as Relayed;
+    expect([...valuesOf(connection.sessionId)]).to.include.members([
+      'awaiting-request',
+      'computing',
+      'replying',
+    ]);
+    expect(
+      actorNamed('connection#2'),
+      'past --inspect-connections, a connection sends nothing',
+    ).to.equal(undefined);
+    // The socket and its functions stay out of the page: the context shows data only.
+    const withContext = relayed.find(
+      (event) => event.sessionId === connection.sessionId && event.snapshot?.context !== undefined,
+    );
+    expect(withContext?.snapshot?.context).to.not.have.property('link');
+    expect(withContext?.snapshot?.context).to.have.property('connectionId', '#1');
+  });
+
+  it('sends the inspector nothing from connections when it inspects none', async () => {
+    const seen: InspectionEvent[] = [];
+    server = await startServer({
+      host: '127.0.0.1',
+      port: 0,
+      threads: 1,
+      seed: 1,
+      inspect: (event) => seen.push(event),
+      inspectConnections: 0,
+    });
+    const polling = runClient(
+      {
+        host: '127.0.0.1',
+        port: server.port,
+        pollIntervalMs: 10,
+        connections: 3,
+        count: 1,
+        json: true,
+      },
+      { out: () => {}, err: () => {} },
+    );
+    expect(await polling.finished).to.equal(0);
+    const ids = new Set(seen.map((event) => (event.actorRef as AnyActorRef).id));
+    expect([...ids].filter((id) => id.startsWith('connection'))).to.deep.equal([]);
+    expect(ids.has('acceptor')).to.equal(true);
+  });
+});

@@ -1,0 +1,126 @@
+/**
+ * Prometheus metrics, scraped over HTTP from a live server after a few polls:
+ * the counters move by exactly what the polls did.
+ */
+import { get } from 'node:http';
+import { expect } from 'chai';
+import { type RunningServer, startServer } from '../../actors/acceptor.js';
+import { runClient } from '../../actors/client.js';
+import { READINGS } from '../../lib/protocol.js';
+import { RawClient } from '../helpers/rawClient.js';
+
+function scrape(
+  port: number,
+  path = '/metrics',
+): Promise<{ status: number; type: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    get({ host: '127.0.0.1', port, path }, (response) => {
+      let body = '';
+      response.on('data', (chunk: Buffer) => {
+        body += chunk;
+      });
+      response.on('end', () =>
+        resolve({
+          status: response.statusCode ?? 0,
+          type: String(response.headers['content-type']),
+          body,
+        }),
+      );
+    }).on('error', reject);
+  });
+}
+
+/** The value of one sample, by its exact name and labels as Prometheus prints them. */
+function sample(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((candidate) => candidate.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+describe('integration: Prometheus metrics', function () {
+  this.timeout(20_000);
+  let server: RunningServer;
+
+  beforeEach(async () => {
+    server = await startServer({ host: '127.0.0.1', port: 0, threads: 1, seed: 1, metricsPort: 0 });
+  });
+
+  afterEach(async () => {
+    await server.stop();
+  });
+
+  it('counts connections, requests, latencies and error replies by the amounts the clients caused', async () => {
+    const metricsPort = server.metricsPort as number;
+    const before = (await scrape(metricsPort)).body;
+    expect(sample(before, 'meteo_requests_total{reading="pressure",outcome="ok"}')).to.equal(0);
+
+    const polls = runClient(
+      {
+        host: '127.0.0.1',
+        port: server.port,
+        pollIntervalMs: 5,
+        connections: 2,
+        count: 3,
+        json: true,
+      },
+      { out: () => {}, err: () => {} },
+    );
+    expect(await polls.finished).to.equal(0);
+    const { client } = await RawClient.greeted(server.port);
+    client.send({ type: 'read', id: 1, reading: 'humidity' } as never);
+    expect(await client.next()).to.deep.include({ code: 'ERR_UNKNOWN_READING' });
+    client.destroy();
+    await client.closed;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+
+    const { status, type, body } = await scrape(metricsPort);
+    expect(status).to.equal(200);
+    expect(type).to.match(/^text\/plain; version=0\.0\.4/);
+    for (const reading of READINGS) {
+      expect(
+        sample(body, `meteo_requests_total{reading="${reading}",outcome="ok"}`),
+        reading,
+      ).to.equal(6);
+      expect(
+        sample(body, `meteo_request_duration_seconds_count{reading="${reading}"}`),
+        reading,
+      ).to.equal(6);
+    }
+    expect(sample(body, 'meteo_connections_accepted_total')).to.equal(3);
+    // Each client closed its side (a FIN), so each connection ended as client-ended.
+    expect(sample(body, 'meteo_connections_closed_total{reason="client-ended"}')).to.equal(3);
+    expect(sample(body, 'meteo_connections')).to.equal(0);
+    expect(sample(body, 'meteo_error_replies_total{code="ERR_UNKNOWN_READING"}')).to.equal(1);
+    expect(sample(body, 'meteo_pool_threads')).to.equal(1);
+    expect(sample(body, 'meteo_pool_queue_depth')).to.equal(0);
+    expect(sample(body, 'meteo_pool_utilization_ratio')).to.be.within(0, 1);
+    // Node's own process metrics come along.
+    expect(body).to.match(/^process_cpu_user_seconds_total \d/m);
+    expect(body).to.match(/^nodejs_eventloop_lag_seconds \d/m);
+  });
+
+  it('counts refused connections by reason', async () => {
+    await server.stop();
+    server = await startServer({
+      host: '127.0.0.1',
+      port: 0,
+      threads: 1,
+      seed: 1,
+      metricsPort: 0,
+      maxConnections: 1,
+    });
+    const first = await RawClient.greeted(server.port);
+    const second = await RawClient.connect(server.port);
+    expect(await second.next()).to.deep.include({ code: 'ERR_TOO_MANY_CONNECTIONS' });
+    const { body } = await scrape(server.metricsPort as number);
+    expect(
+      sample(body, 'meteo_connections_rejected_total{reason="ERR_TOO_MANY_CONNECTIONS"}'),
+    ).to.equal(1);
+    expect(sample(body, 'meteo_connections')).to.equal(1);
+    first.client.destroy();
+    second.destroy();
+  });
+
+  it('answers anything but GET /metrics with 404', async () => {
+    expect((await scrape(server.metricsPort as number, '/')).status).to.equal(404);
+  });
+});
