@@ -45,6 +45,11 @@ describe('lib/config', () => {
         maxOutputBytes: 1_048_576,
         writeTimeoutMs: 30_000,
         drainTimeoutMs: 5_000,
+        metricsPort: 0,
+        logLevel: 'info',
+        inspect: false,
+        inspectPort: 8_080,
+        inspectConnections: 8,
       });
     });
 
@@ -57,6 +62,9 @@ describe('lib/config', () => {
         count: 0,
         requestTimeoutMs: 5_000,
         json: false,
+        inspect: false,
+        inspectPort: 8_080,
+        inspectConnections: 8,
       });
     });
 
@@ -75,6 +83,13 @@ describe('lib/config', () => {
         expect(resolve(SERVER_OPTIONS, [`--${flag}`, '12345'])[key], flag).to.equal(12_345);
         expect(resolve(SERVER_OPTIONS, [], { [env]: '23456' })[key], env).to.equal(23_456);
       }
+    });
+
+    it('takes a log level only from its list of choices', () => {
+      expect(resolve(SERVER_OPTIONS, ['--log-level', 'debug']).logLevel).to.equal('debug');
+      expect(() => resolve(SERVER_OPTIONS, ['--log-level', 'chatty']))
+        .to.throw()
+        .with.property('code', 'ERR_BAD_VALUE');
     });
 
     it('listens on loopback only by default', () => {
