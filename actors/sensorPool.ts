@@ -9,7 +9,7 @@ import type { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { describeError } from '../lib/errors.js';
 import { READINGS, type Reading } from '../lib/protocol.js';
-import { READ_OK, type SensorTask, type SensorTaskResult } from '../lib/sensors/batch.js';
+import { type SensorTask, type SensorTaskResult, sensorResultAt } from '../lib/sensors/batch.js';
 import type { SensorResult } from '../lib/sensors/result.js';
 import type { Station } from '../lib/sensors/station.js';
 import type { SensorWorkerData } from './sensorWorker.js';
@@ -146,17 +146,8 @@ export class SensorPool {
         for (const read of reads) {
           const results: SensorResult[] = [];
           for (let k = 0; k < read.readings.length; k++, at++) {
-            results.push(
-              result.status[at] === READ_OK
-                ? {
-                    value: result.values[at] as number,
-                    observedAt: result.observedAt[at] as number,
-                  }
-                : {
-                    code: 'ERR_SENSOR_FAILED',
-                    message: `the sensor read failed: ${result.failures[at] ?? 'no reason given'}`,
-                  },
-            );
+            // A value, ERR_READING_UNAVAILABLE or ERR_SENSOR_FAILED, by the read's status.
+            results.push(sensorResultAt(result, at));
           }
           read.done(results);
         }

@@ -14,6 +14,8 @@ export const ERROR_CODES = {
   ERR_UNKNOWN_READING: 'a read request named a reading other than the four the station has',
   // Wire: the server could not serve a valid request.
   ERR_SENSOR_FAILED: 'the sensor read failed (a fault in the model or a crashed worker thread)',
+  ERR_READING_UNAVAILABLE:
+    'the source has no value for this reading at this time (a replay without it, or past its end)',
   ERR_HANDSHAKE_TIMEOUT: 'no hello arrived within the handshake timeout; the connection is closed',
   ERR_IDLE_TIMEOUT: 'no request arrived within the idle timeout; the connection is closed',
   ERR_SLOW_READER:
@@ -28,6 +30,7 @@ export const ERROR_CODES = {
     'a flag, environment variable or option has a value out of range or of the wrong form',
   ERR_ADDRESS_IN_USE: 'the server could not listen because another process holds the address',
   ERR_LISTEN_FAILED: 'the server could not listen on the address for another reason',
+  ERR_BAD_REPLAY_FILE: 'a replay file is not a CSV of observations the server can replay',
   // Local: the client's view of the server.
   ERR_CONNECT_FAILED: 'the client could not open a TCP connection to the server',
   ERR_CONNECTION_LOST: 'the connection closed before the exchange finished',

@@ -3,8 +3,10 @@
  * typed arrays in and out, so a task crosses between threads as a few
  * buffers rather than as an object per read. Pure.
  */
+import { MeteoError } from '../errors.js';
 import { READINGS, type Reading } from '../protocol.js';
 import type { Observation } from './model.js';
+import type { SensorResult } from './result.js';
 
 export interface SensorTask {
   /** Index in READINGS of each read. */
@@ -15,22 +17,39 @@ export interface SensorTask {
 
 /** Status of one read in a batch. */
 export const READ_OK = 0;
+/** The source failed: it threw, or gave no finite value (ERR_SENSOR_FAILED). */
 export const READ_FAILED = 1;
+/** The source does not have this reading at this time, and said so (ERR_READING_UNAVAILABLE). */
+export const READ_UNAVAILABLE = 2;
 
 export interface SensorTaskResult {
   readonly values: Float64Array;
   readonly observedAt: Float64Array;
   readonly status: Uint8Array;
-  /** For each failed read, what went wrong, by index in the batch. */
+  /** For each read that did not give a value, what went wrong, by index in the batch. */
   readonly failures: Readonly<Record<number, string>>;
 }
 
 /** Anything that observes readings: the simulated station, a replay. */
 export interface SensorSource {
+  /**
+   * The reading as of `timeMs`. A source that does not have the reading
+   * then (a replay without pressure, past its end) throws MeteoError
+   * ERR_READING_UNAVAILABLE: it never makes a value up. Anything else it
+   * throws is a failure.
+   */
   observe(reading: Reading, timeMs: number): Observation;
 }
 
-/** Runs every read of a task; a read that throws or gives a non-finite value fails alone. */
+function isUnavailable(err: unknown): boolean {
+  return err instanceof MeteoError && err.code === 'ERR_READING_UNAVAILABLE';
+}
+
+/**
+ * Runs every read of a task; a read that throws or gives a non-finite value
+ * fails alone, as READ_UNAVAILABLE when the source said it lacks the reading,
+ * else as READ_FAILED.
+ */
 export function runSensorTask(source: SensorSource, task: SensorTask): SensorTaskResult {
   const count = task.readings.length;
   const values = new Float64Array(count);
@@ -47,9 +66,33 @@ export function runSensorTask(source: SensorSource, task: SensorTask): SensorTas
       values[i] = observation.value;
       observedAt[i] = observation.observedAt;
     } catch (err) {
-      status[i] = READ_FAILED;
+      status[i] = isUnavailable(err) ? READ_UNAVAILABLE : READ_FAILED;
       failures[i] = err instanceof Error ? err.message : String(err);
     }
   }
   return { values, observedAt, status, failures };
+}
+
+/**
+ * The result of read `index` of a task, as a connection answers it: a value,
+ * ERR_READING_UNAVAILABLE with the source's reason, or ERR_SENSOR_FAILED.
+ */
+export function sensorResultAt(result: SensorTaskResult, index: number): SensorResult {
+  switch (result.status[index]) {
+    case READ_OK:
+      return {
+        value: result.values[index] as number,
+        observedAt: result.observedAt[index] as number,
+      };
+    case READ_UNAVAILABLE:
+      return {
+        code: 'ERR_READING_UNAVAILABLE',
+        message: result.failures[index] ?? 'the reading is unavailable',
+      };
+    default:
+      return {
+        code: 'ERR_SENSOR_FAILED',
+        message: `the sensor read failed: ${result.failures[index] ?? 'no reason given'}`,
+      };
+  }
 }

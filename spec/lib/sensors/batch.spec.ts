@@ -1,13 +1,18 @@
 import { expect } from 'chai';
+import { MeteoError } from '../../../lib/errors.js';
 import { READINGS, type Reading } from '../../../lib/protocol.js';
 import {
   READ_FAILED,
   READ_OK,
+  READ_UNAVAILABLE,
   runSensorTask,
   type SensorSource,
   type SensorTask,
+  type SensorTaskResult,
+  sensorResultAt,
 } from '../../../lib/sensors/batch.js';
 import { MINUTE_MS, type Observation, SimulatedStation } from '../../../lib/sensors/model.js';
+import { readingUnavailable } from '../../../lib/sensors/result.js';
 import { DEFAULT_STATION } from '../../../lib/sensors/station.js';
 
 const T0 = Date.parse('2026-11-26T13:05:30Z');
@@ -109,6 +114,47 @@ describe('lib/sensors/batch', () => {
       expect(result.status[i], reading).to.equal(READ_OK);
       expect(result.values[i], reading).to.equal(expected.value);
       expect(result.observedAt[i], reading).to.equal(expected.observedAt);
+    });
+  });
+
+  it('marks a read the source says it lacks as READ_UNAVAILABLE, not READ_FAILED', () => {
+    const source = fakeSource({
+      pressure: () => {
+        throw readingUnavailable('this replay has no pressure');
+      },
+      rainfall: () => {
+        // Another coded error is still a failure of the sensor, not a missing reading.
+        throw new MeteoError('ERR_INTERNAL', 'gauge jammed');
+      },
+    });
+    const result = runSensorTask(source, task('pressure', 'rainfall', 'minTemperature'));
+    expect([...result.status]).to.deep.equal([READ_UNAVAILABLE, READ_FAILED, READ_OK]);
+    expect(result.failures).to.deep.equal({ 0: 'this replay has no pressure', 1: 'gauge jammed' });
+  });
+
+  describe('sensorResultAt', () => {
+    const result: SensorTaskResult = {
+      values: Float64Array.from([12.5, 0, 0, 0]),
+      observedAt: Float64Array.from([T0, 0, 0, 0]),
+      status: Uint8Array.from([READ_OK, READ_UNAVAILABLE, READ_FAILED, READ_FAILED]),
+      failures: { 1: 'this replay has no pressure', 2: 'barometer unplugged' },
+    };
+
+    it('gives a value and its observation time for a read that worked', () => {
+      expect(sensorResultAt(result, 0)).to.deep.equal({ value: 12.5, observedAt: T0 });
+    });
+
+    it("gives ERR_READING_UNAVAILABLE with the source's reason for a read the source lacks", () => {
+      expect(sensorResultAt(result, 1)).to.deep.equal({
+        code: 'ERR_READING_UNAVAILABLE',
+        message: 'this replay has no pressure',
+      });
+    });
+
+    it('gives ERR_SENSOR_FAILED for a read that failed, with or without a reason', () => {
+      expect(sensorResultAt(result, 2)).to.have.property('code', 'ERR_SENSOR_FAILED');
+      expect(sensorResultAt(result, 2)).to.have.property('message').that.includes('barometer');
+      expect(sensorResultAt(result, 3)).to.have.property('code', 'ERR_SENSOR_FAILED');
     });
   });
 });

@@ -12,7 +12,12 @@ import {
   SimulatedStation,
   weatherAt,
 } from '../../../lib/sensors/model.js';
-import { DEFAULT_STATION, type Station } from '../../../lib/sensors/station.js';
+import {
+  type Climate,
+  DEFAULT_STATION,
+  STATIONS,
+  type Station,
+} from '../../../lib/sensors/station.js';
 
 type Readings = Record<Reading, Observation>;
 
@@ -32,29 +37,55 @@ function isGaugeMultiple(value: number): boolean {
   return Math.abs(tips - Math.round(tips)) < 1e-9;
 }
 
+/** A fixed seed per station id, so that each shipped station walks weather of its own. */
+function hashSeed(id: string): number {
+  return [...id].reduce((h, c) => (Math.imul(h, 31) + c.charCodeAt(0)) >>> 0, 7);
+}
+
 const seedArb = fc.integer({ min: 0, max: 0xffff_ffff });
 /** Any instant from 1990 to 2100, to the millisecond. */
 const timeArb = fc.integer({ min: Date.UTC(1990, 0, 1), max: Date.UTC(2100, 0, 1) });
 
-/** Stations anywhere: any offset from UTC (not only whole hours), either hemisphere, dry to wet. */
+/**
+ * Stations anywhere: any offset from UTC (not only whole hours), any longitude, either hemisphere,
+ * with a climate of their own (dry to wet, with or without the optional fields) or that of their
+ * latitude and elevation; and the stations that ship, tropics to poles.
+ */
 const stationArb: fc.Arbitrary<Station> = fc.oneof(
-  fc.constant(DEFAULT_STATION),
+  fc.constantFrom(...Object.values(STATIONS)),
   fc
-    .record({
-      utcOffsetMinutes: fc.integer({ min: -12 * 60, max: 14 * 60 }),
-      latitude: fc.double({ min: -90, max: 90, noNaN: true }),
-      meanC: fc.double({ min: -20, max: 30, noNaN: true }),
-      seasonalAmplitudeC: fc.double({ min: 0, max: 20, noNaN: true }),
-      diurnalAmplitudeC: fc.double({ min: 0, max: 10, noNaN: true }),
-      meanDailyRainMm: fc.double({ min: 0, max: 15, noNaN: true }),
-    })
-    .map(({ utcOffsetMinutes, latitude, ...climate }) => ({
-      ...DEFAULT_STATION,
-      id: 'somewhere',
-      latitude,
-      utcOffsetMinutes,
-      climate,
-    })),
+    .record(
+      {
+        utcOffsetMinutes: fc.integer({ min: -12 * 60, max: 14 * 60 }),
+        latitude: fc.double({ min: -90, max: 90, noNaN: true }),
+        longitude: fc.double({ min: -180, max: 180, noNaN: true }),
+        elevation: fc.double({ min: 0, max: 4000, noNaN: true }),
+        climate: fc.option(
+          fc.record(
+            {
+              meanC: fc.double({ min: -20, max: 30, noNaN: true }),
+              seasonalAmplitudeC: fc.double({ min: 0, max: 20, noNaN: true }),
+              diurnalAmplitudeC: fc.double({ min: 0, max: 10, noNaN: true }),
+              meanDailyRainMm: fc.double({ min: 0, max: 15, noNaN: true }),
+              rainSeasonality: fc.double({ min: -1, max: 1, noNaN: true }),
+              airMassSwingC: fc.double({ min: 0, max: 8, noNaN: true }),
+            },
+            {
+              requiredKeys: ['meanC', 'seasonalAmplitudeC', 'diurnalAmplitudeC', 'meanDailyRainMm'],
+            },
+          ),
+          { nil: undefined },
+        ),
+      },
+      { requiredKeys: ['utcOffsetMinutes', 'latitude', 'longitude', 'elevation'] },
+    )
+    .map(
+      (place): Station => ({
+        ...place,
+        id: 'somewhere',
+        name: 'Somewhere (simulated)',
+      }),
+    ),
 );
 
 /**
@@ -289,7 +320,7 @@ describe('lib/sensors/model', () => {
     it('never rains at a station whose climate is dry', () => {
       const desert: Station = {
         ...DEFAULT_STATION,
-        climate: { ...DEFAULT_STATION.climate, meanDailyRainMm: 0 },
+        climate: { ...(DEFAULT_STATION.climate as Climate), meanDailyRainMm: 0 },
       };
       const sensors = new SimulatedStation(7, desert);
       const end = dayStartOf(desert, Date.UTC(2026, 0, 1)) + DAY_MS - MINUTE_MS;
@@ -297,24 +328,233 @@ describe('lib/sensors/model', () => {
     });
   });
 
-  describe('calibration', () => {
-    it('rains on average within 30% of the climate mean per day (measures MEAN_RAIN_EXCESS)', function () {
-      // Whole days are costly (1,440 samples each): three seeds, two years each.
-      this.timeout(30_000);
-      const seeds = [1, 2, 3];
-      const days = 2 * 365;
-      const firstDay = dayStartOf(DEFAULT_STATION, Date.UTC(2024, 0, 1));
-      let totalMm = 0;
+  describe('stations from the tropics to the poles, over years', () => {
+    /**
+     * Plausible bounds of each shipped station's temperatures: a little past the records of the
+     * real place (Singapore 19.0 to 37.0 °C; Seattle −18 to 42.2; Reykjavík −24.5 to 25.9;
+     * Melbourne −2.8 to 46.8; McMurdo −50.2 to 10.6; South Pole −82.8 to −12.3), and past
+     * Vostok's −89.2 for the pole, since the model's pole is the plateau's.
+     */
+    const BOUNDS: Readonly<Record<string, { readonly lowC: number; readonly highC: number }>> = {
+      singapore: { lowC: 16, highC: 38 },
+      seattle: { lowC: -20, highC: 42 },
+      reykjavik: { lowC: -27, highC: 27 },
+      melbourne: { lowC: -6, highC: 47 },
+      mcmurdo: { lowC: -55, highC: 12 },
+      'south-pole': { lowC: -90, highC: -10 },
+    };
+    const YEARS = 2;
+    /** Seattle walks three seeds, for the rain calibration; the others one each. */
+    const seedsOf = (id: string): number[] => (id === 'seattle' ? [1, 2, 3] : [hashSeed(id)]);
+
+    interface Walk {
+      lowestC: number;
+      highestC: number;
+      lowestHpa: number;
+      highestHpa: number;
+      /** Mean of the daily (min + max) / 2 in each month, by the month of the local day. */
+      monthMeanC: number[];
+      meanDailyRainMm: number;
+      /** The first problem met, if any: what broke, and when. */
+      problem: string | undefined;
+    }
+    const walks = new Map<string, Walk>();
+
+    before(function () {
+      // Each station-day is 1,440 samples: 16 station-years, a few seconds on a busy machine.
+      this.timeout(60_000);
+      for (const station of Object.values(STATIONS)) walks.set(station.id, walk(station));
+    });
+
+    /**
+     * Walks YEARS years from 2024 day by day, reading every hour: each reading in its band, the
+     * extremes and the gauge running the right way within each window, min <= max throughout.
+     */
+    function walk(station: Station): Walk {
+      const result: Walk = {
+        lowestC: Number.POSITIVE_INFINITY,
+        highestC: Number.NEGATIVE_INFINITY,
+        lowestHpa: Number.POSITIVE_INFINITY,
+        highestHpa: Number.NEGATIVE_INFINITY,
+        monthMeanC: [],
+        meanDailyRainMm: 0,
+        problem: undefined,
+      };
+      const monthSums = new Array<number>(12).fill(0);
+      const monthDays = new Array<number>(12).fill(0);
+      const seeds = seedsOf(station.id);
+      const firstDay = dayStartOf(station, Date.UTC(2024, 0, 1, 12));
+      const days = Math.round(YEARS * 365.25);
+      let rainMm = 0;
       for (const seed of seeds) {
-        const sensors = new SimulatedStation(seed, DEFAULT_STATION);
-        for (let day = 0; day < days; day++) {
-          // The gauge just before local midnight holds the whole day's rain.
-          totalMm += sensors.observe('rainfall', firstDay + (day + 1) * DAY_MS - MINUTE_MS).value;
+        const sensors = new SimulatedStation(seed, station);
+        for (let day = 0; day < days && result.problem === undefined; day++) {
+          const start = firstDay + day * DAY_MS;
+          let previous: Readings | undefined;
+          for (let hour = 1; hour <= 24; hour++) {
+            // The last read of a window is its last minute, 23:59 local.
+            const t = start + hour * HOUR_MS - MINUTE_MS;
+            const now = observeAll(sensors, t);
+            const problem =
+              problemWith(now, t) ?? (previous ? problemWithinWindow(previous, now) : undefined);
+            if (problem !== undefined) {
+              result.problem = `${problem} at ${new Date(t).toISOString()} (seed ${seed})`;
+              break;
+            }
+            result.lowestHpa = Math.min(result.lowestHpa, now.pressure.value);
+            result.highestHpa = Math.max(result.highestHpa, now.pressure.value);
+            previous = now;
+          }
+          if (!previous) break;
+          result.lowestC = Math.min(result.lowestC, previous.minTemperature.value);
+          result.highestC = Math.max(result.highestC, previous.maxTemperature.value);
+          rainMm += previous.rainfall.value;
+          const month = new Date(start + station.utcOffsetMinutes * MINUTE_MS).getUTCMonth();
+          monthSums[month] =
+            (monthSums[month] as number) +
+            (previous.minTemperature.value + previous.maxTemperature.value) / 2;
+          monthDays[month] = (monthDays[month] as number) + 1;
         }
       }
-      const meanMm = totalMm / (seeds.length * days);
-      const target = DEFAULT_STATION.climate.meanDailyRainMm;
-      expect(meanMm, `mean ${meanMm.toFixed(3)} mm/day`).to.be.within(0.7 * target, 1.3 * target);
+      result.monthMeanC = monthSums.map((sum, month) => sum / (monthDays[month] as number));
+      result.meanDailyRainMm = rainMm / (seeds.length * days);
+      return result;
+    }
+
+    for (const station of Object.values(STATIONS)) {
+      const bounds = BOUNDS[station.id] as { lowC: number; highC: number };
+      it(`keeps ${station.id}'s readings in their bands, hour by hour, for ${YEARS} years`, () => {
+        const result = walks.get(station.id) as Walk;
+        expect(result.problem).to.equal(undefined);
+        expect(result.lowestC, 'lowest minimum').to.be.at.least(bounds.lowC);
+        expect(result.highestC, 'highest maximum').to.be.at.most(bounds.highC);
+        expect(result.lowestHpa).to.be.at.least(PRESSURE_BAND_HPA.min);
+        expect(result.highestHpa).to.be.at.most(PRESSURE_BAND_HPA.max);
+      });
+    }
+
+    it('has the seasons of each hemisphere the right way round, and hardly any on the equator', () => {
+      const january = (id: string) => (walks.get(id) as Walk).monthMeanC[0] as number;
+      const july = (id: string) => (walks.get(id) as Walk).monthMeanC[6] as number;
+      for (const id of ['seattle', 'reykjavik']) expect(july(id) - january(id), id).to.be.above(8);
+      for (const id of ['melbourne', 'mcmurdo', 'south-pole'])
+        expect(january(id) - july(id), id).to.be.above(8);
+      expect(Math.abs(january('singapore') - july('singapore'))).to.be.below(3);
+    });
+
+    it('gives the pole a coreless winter: flat from April to September, not a trough', () => {
+      const months = (walks.get('south-pole') as Walk).monthMeanC;
+      const winter = months.slice(3, 9);
+      // Six months of dark within a few degrees of each other, against a 30-degree year.
+      expect(Math.max(...winter) - Math.min(...winter)).to.be.below(12);
+      expect(Math.max(...months) - Math.min(...months)).to.be.above(25);
+    });
+
+    it("rains on average within 15% of each climate's mean per day (the calibration)", () => {
+      // Not the poles: a few tips of the gauge a month are too few to measure a mean by.
+      for (const id of ['seattle', 'singapore', 'reykjavik', 'melbourne']) {
+        const station = STATIONS[id] as Station;
+        const target = new SimulatedStation(1, station).weather.climate.meanDailyRainMm;
+        const { meanDailyRainMm } = walks.get(id) as Walk;
+        expect(meanDailyRainMm, `${id}: mean ${meanDailyRainMm.toFixed(2)} mm a day`).to.be.within(
+          0.85 * target,
+          1.15 * target,
+        );
+      }
+    });
+
+    it('rains more in winter where the climate says so (Seattle)', () => {
+      // Seattle's rainSeasonality of 0.8: the wettest month is December, not July.
+      const sensors = new SimulatedStation(5, DEFAULT_STATION);
+      const rainIn = (month: number): number => {
+        let total = 0;
+        for (let year = 2024; year < 2027; year++) {
+          const first = dayStartOf(DEFAULT_STATION, Date.UTC(year, month, 1, 12));
+          for (let day = 0; day < 28; day++)
+            total += sensors.observe('rainfall', first + (day + 1) * DAY_MS - MINUTE_MS).value;
+        }
+        return total;
+      };
+      expect(rainIn(11)).to.be.above(3 * rainIn(6));
+    });
+  });
+
+  describe('rain events and pressure', () => {
+    /**
+     * A rain event, as a person at the station would count it: rain starting after at least
+     * DRY_SPELL without any, seen in the rain rate every STEP. Pressure "falls before" an event
+     * when its mean over the FALL_WINDOW before the start is above the pressure at the start.
+     */
+    const STEP = 10 * MINUTE_MS;
+    const DRY_SPELL = 3 * HOUR_MS;
+    const FALL_WINDOW = 6 * HOUR_MS;
+
+    function rainEvents(seed: number, station: Station, years: number) {
+      const from = Date.UTC(2025, 0, 1);
+      const steps = Math.round((years * 365 * DAY_MS) / STEP);
+      const window = FALL_WINDOW / STEP;
+      const pressures: number[] = [];
+      let dry = 0;
+      let pressureSum = 0;
+      const starts: { pressure: number; meanBefore: number }[] = [];
+      for (let i = 0; i < steps; i++) {
+        const { pressureHpa, rainRateMmPerHour } = weatherAt(seed, station, from + i * STEP);
+        pressureSum += pressureHpa;
+        if (rainRateMmPerHour > 0) {
+          if (dry * STEP >= DRY_SPELL && pressures.length >= window) {
+            const before = pressures.slice(-window);
+            starts.push({
+              pressure: pressureHpa,
+              meanBefore: before.reduce((sum, p) => sum + p, 0) / window,
+            });
+          }
+          dry = 0;
+        } else {
+          dry++;
+        }
+        pressures.push(pressureHpa);
+        if (pressures.length > window) pressures.shift();
+      }
+      return { starts, meanPressure: pressureSum / steps };
+    }
+
+    for (const station of Object.values(STATIONS)) {
+      it(`lets the pressure fall before most of ${station.id}'s rain events, and rains at low pressure`, () => {
+        const { starts, meanPressure } = rainEvents(hashSeed(station.id), station, 2);
+        // Even the South Pole's dusting of snow comes in a dozen events a year.
+        expect(starts.length).to.be.at.least(10);
+        const falling = starts.filter(({ pressure, meanBefore }) => meanBefore > pressure).length;
+        expect(falling / starts.length, `${falling} of ${starts.length}`).to.be.at.least(0.6);
+        const atStart = starts.reduce((sum, { pressure }) => sum + pressure, 0) / starts.length;
+        expect(atStart).to.be.below(meanPressure);
+      });
+    }
+
+    it('rains in showers and in long rain, each as long as it should be', () => {
+      const weather = new SimulatedStation(3, DEFAULT_STATION).weather;
+      const events = weather.rainEventsBetween(Date.UTC(2025, 0, 1), Date.UTC(2026, 0, 1));
+      const hours = (kind: string) =>
+        events
+          .filter((event) => event.kind === kind)
+          .map((event) => (event.endMs - event.startMs) / HOUR_MS);
+      const showers = hours('shower');
+      const longRain = hours('long rain');
+      expect(showers.length).to.be.above(30);
+      expect(longRain.length).to.be.above(30);
+      expect(Math.max(...showers)).to.be.at.most(100 / 60);
+      expect(Math.min(...longRain)).to.be.at.least(3);
+      for (const event of events) expect(event.peakMmPerHour).to.be.above(0);
+    });
+
+    it('gives two stations of one seed weather of their own', () => {
+      const elsewhere: Station = { ...DEFAULT_STATION, id: 'seattle-2' };
+      const t = Date.UTC(2026, 2, 1);
+      const series = (station: Station) =>
+        Array.from(
+          { length: 48 },
+          (_, hour) => weatherAt(9, station, t + hour * HOUR_MS).pressureHpa,
+        );
+      expect(series(elsewhere)).not.to.deep.equal(series(DEFAULT_STATION));
     });
   });
 });

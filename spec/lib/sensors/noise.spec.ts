@@ -1,6 +1,12 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { hashSigned, hashUnit, smoothNoise } from '../../../lib/sensors/noise.js';
+import {
+  hashSigned,
+  hashString,
+  hashUnit,
+  NoiseTrack,
+  smoothNoise,
+} from '../../../lib/sensors/noise.js';
 
 const seedArb = fc.integer({ min: 0, max: 0xffff_ffff });
 const streamArb = fc.integer({ min: 1, max: 6 });
@@ -96,5 +102,44 @@ describe('lib/sensors/noise', () => {
         expect(step, `at ${t}`).to.be.below(1e-5);
       }
     }
+  });
+
+  describe('NoiseTrack', () => {
+    it('gives exactly what smoothNoise gives, whatever order it is read in (property)', () => {
+      fc.assert(
+        fc.property(
+          seedArb,
+          streamArb,
+          periodArb,
+          fc.array(fc.integer({ min: -4e12, max: 4e12 }), { minLength: 1, maxLength: 40 }),
+          (seed, stream, period, times) => {
+            const track = new NoiseTrack(seed, stream, period);
+            for (const t of times)
+              expect(track.at(t)).to.equal(smoothNoise(seed, stream, t, period));
+          },
+        ),
+        { numRuns: 300 },
+      );
+    });
+
+    it('gives exactly what smoothNoise gives, minute after minute across many knots', () => {
+      const period = 40 * 60_000;
+      const track = new NoiseTrack(3, 2, period);
+      for (let t = -period * 3; t < period * 50; t += 60_000) {
+        expect(track.at(t), `at ${t}`).to.equal(smoothNoise(3, 2, t, period));
+      }
+    });
+  });
+
+  describe('hashString', () => {
+    it('gives a 32-bit unsigned integer, the same for the same text and different for others', () => {
+      const ids = ['seattle', 'singapore', 'seattle-2', '', 'é'];
+      for (const id of ids) {
+        const h = hashString(id);
+        expect(Number.isInteger(h) && h >= 0 && h <= 0xffff_ffff, id).to.equal(true);
+        expect(hashString(id)).to.equal(h);
+      }
+      expect(new Set(ids.map(hashString)).size).to.equal(ids.length);
+    });
   });
 });
