@@ -22,7 +22,8 @@ import {
   UNITS,
   type Welcome,
 } from '../lib/protocol.js';
-import { DEFAULT_STATION, type Station, stationInfo } from '../lib/sensors/station.js';
+import { SIMULATED, type StationSetup } from '../lib/sensors/sources.js';
+import { checkStation, DEFAULT_STATION, stationInfo } from '../lib/sensors/station.js';
 import { ServerStats, type StatsSnapshot, type Telemetry, teeTelemetry } from '../lib/telemetry.js';
 import { transport } from '../lib/transport.js';
 import { type AcceptorEvent, acceptorMachine } from '../machines/acceptorMachine.js';
@@ -42,7 +43,8 @@ export interface ServerSettings extends Partial<ConnectionLimits> {
   readonly port: number;
   readonly threads: number;
   readonly seed: number;
-  readonly station?: Station;
+  /** The stations served and their sources, the default first; the simulated Seattle station when absent. */
+  readonly stations?: readonly StationSetup[];
   readonly maxConnections?: number;
   readonly drainTimeoutMs?: number;
   readonly log?: Logger;
@@ -84,11 +86,18 @@ function peerOf(socket: Socket): string {
 /** Starts the server; resolves once it listens, or rejects with ERR_ADDRESS_IN_USE or ERR_LISTEN_FAILED. */
 export async function startServer(settings: ServerSettings): Promise<RunningServer> {
   const log = settings.log ?? silentLogger;
-  const station = settings.station ?? DEFAULT_STATION;
+  const stations = settings.stations ?? [{ station: DEFAULT_STATION, source: SIMULATED }];
+  const [defaultStation] = stations;
+  if (defaultStation === undefined)
+    throw new MeteoError('ERR_BAD_VALUE', 'a server needs a station');
+  for (const setup of stations) checkStation(setup.station);
+  if (new Set(stations.map((setup) => setup.station.id)).size !== stations.length) {
+    throw new MeteoError('ERR_BAD_VALUE', 'two stations have the same id');
+  }
   const sensors = new SensorPool({
     threads: settings.threads,
     seed: settings.seed,
-    station,
+    stations,
     ...(settings.now ? { now: settings.now } : {}),
     ...(settings.workerUrl ? { workerUrl: settings.workerUrl } : {}),
     onError: (err) =>
@@ -98,7 +107,8 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
     type: 'welcome',
     version: PROTOCOL_VERSION,
     server: SERVER_NAME,
-    station: stationInfo(station),
+    station: stationInfo(defaultStation.station),
+    stations: stations.map((setup) => stationInfo(setup.station)),
     units: UNITS,
   };
   const connections = new Map<number, ConnectionHandle>();

@@ -17,6 +17,7 @@ import { describeError } from '../lib/errors.js';
 import { FrameDecoder, MAX_REPLY_FRAME_BYTES } from '../lib/framing.js';
 import { formatPollJson, formatPollProblems, formatPollText, formatWelcome } from '../lib/poll.js';
 import { decodeServerMessage, encodeMessage } from '../lib/protocol.js';
+import { isUnitSystem, type UnitSystem } from '../lib/units.js';
 import { type ClientEvent, clientMachine, type LinkCommand } from '../machines/clientMachine.js';
 
 /** First reconnect delay, and the most it grows to. */
@@ -33,6 +34,10 @@ export interface ClientSettings {
   /** Polls per connection; 0 polls until stopped. */
   readonly count: number;
   readonly json: boolean;
+  /** The station to poll, by id; the server's default when absent or empty. */
+  readonly station?: string;
+  /** Units to show values in (text only; JSON stays metric, as on the wire). */
+  readonly units?: string;
   readonly requestTimeoutMs?: number;
   readonly reconnectInitialMs?: number;
   readonly reconnectMaxMs?: number;
@@ -119,16 +124,17 @@ function serverLink(host: string, port: number) {
 
 /** Starts `connections` client actors and prints what they see. */
 export function runClient(settings: ClientSettings, output: ClientOutput): RunningClient {
+  const units: UnitSystem = isUnitSystem(settings.units) ? settings.units : 'metric';
   const logic = clientMachine.provide({
     actors: { serverLink: serverLink(settings.host, settings.port) },
     actions: {
       announceWelcome: ({ context }, { welcome, reconnected }) =>
-        output.err(formatWelcome(context.connection, welcome, reconnected)),
+        output.err(formatWelcome(context.connection, welcome, reconnected, context.station)),
       reportPoll: ({ context }, { poll }) => {
         output.out(
           settings.json
             ? formatPollJson(context.connection, poll, new Date())
-            : formatPollText(context.connection, poll),
+            : formatPollText(context.connection, poll, units),
         );
         const problems = formatPollProblems(context.connection, poll);
         if (problems) output.err(problems);
@@ -154,6 +160,7 @@ export function runClient(settings: ClientSettings, output: ClientOutput): Runni
         reconnectInitialMs: settings.reconnectInitialMs ?? DEFAULT_RECONNECT_INITIAL_MS,
         reconnectMaxMs: settings.reconnectMaxMs ?? DEFAULT_RECONNECT_MAX_MS,
         jitterSeed: runSeed,
+        station: settings.station ? settings.station : null,
       },
       ...(settings.inspect &&
       i < (settings.inspectConnections ?? CLIENT_DEFAULTS.inspectConnections)

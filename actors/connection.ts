@@ -9,13 +9,8 @@ import { type Actor, createActor, type InspectionEvent, type Observer } from 'xs
 import { describeError } from '../lib/errors.js';
 import { FrameDecoder, MAX_REQUEST_FRAME_BYTES } from '../lib/framing.js';
 import type { Logger } from '../lib/log.js';
-import {
-  decodeClientMessage,
-  encodeMessage,
-  errorReply,
-  type Reading,
-  type Welcome,
-} from '../lib/protocol.js';
+import { decodeClientMessage, encodeMessage, errorReply, type Welcome } from '../lib/protocol.js';
+import type { SensorRead } from '../lib/sensors/batch.js';
 import type { SensorResult } from '../lib/sensors/result.js';
 import type { Telemetry } from '../lib/telemetry.js';
 import type { Transport } from '../lib/transport.js';
@@ -28,7 +23,7 @@ import {
 
 /** Where reads go: the sensor pool in production. */
 export interface Sensors {
-  read(readings: readonly Reading[], done: (results: readonly SensorResult[]) => void): void;
+  read(reads: readonly SensorRead[], done: (results: readonly SensorResult[]) => void): void;
 }
 
 /**
@@ -86,7 +81,7 @@ export function startConnection(options: ConnectionOptions): ConnectionHandle {
   let replies = 0;
 
   const link: ConnectionLink = {
-    read: (readings, done) => sensors.read(readings, done),
+    read: (reads, done) => sensors.read(reads, done),
     send(batch: readonly Reply[], sent?: () => void) {
       const now = performance.now();
       for (const { message, reading, receivedAt } of batch) {

@@ -9,16 +9,22 @@ import type { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { describeError } from '../lib/errors.js';
 import { READINGS, type Reading } from '../lib/protocol.js';
-import { type SensorTask, type SensorTaskResult, sensorResultAt } from '../lib/sensors/batch.js';
+import {
+  type SensorRead,
+  type SensorTask,
+  type SensorTaskResult,
+  sensorResultAt,
+} from '../lib/sensors/batch.js';
 import type { SensorResult } from '../lib/sensors/result.js';
-import type { Station } from '../lib/sensors/station.js';
+import type { StationSetup } from '../lib/sensors/sources.js';
 import type { SensorWorkerData } from './sensorWorker.js';
 
 export interface SensorPoolOptions {
   /** Worker threads; the pool keeps exactly this many, so none is created or destroyed under load. */
   readonly threads: number;
   readonly seed: number;
-  readonly station: Station;
+  /** The stations served, the default first; a read names one by its index here. */
+  readonly stations: readonly StationSetup[];
   /** The clock reads are stamped with (tests pin it). */
   readonly now?: () => number;
   /** The compiled worker module; tests can point at one that fails on purpose. */
@@ -30,7 +36,7 @@ export interface SensorPoolOptions {
 export type ReadCallback = (results: SensorResult[]) => void;
 
 interface PendingRead {
-  readonly readings: readonly Reading[];
+  readonly reads: readonly SensorRead[];
   readonly timeMs: number;
   readonly done: ReadCallback;
 }
@@ -54,7 +60,7 @@ export class SensorPool {
   constructor(options: SensorPoolOptions) {
     this.#now = options.now ?? Date.now;
     this.#threads = options.threads;
-    const workerData: SensorWorkerData = { seed: options.seed, station: options.station };
+    const workerData: SensorWorkerData = { seed: options.seed, stations: options.stations };
     this.#piscina = new Piscina({
       filename: (options.workerUrl ?? new URL('./sensorWorker.js', import.meta.url)).href,
       minThreads: options.threads,
@@ -88,22 +94,20 @@ export class SensorPool {
   }
 
   /**
-   * Reads `readings` as of now and calls `done` once with one result per
-   * reading, in order: a value, or a coded failure (never NaN). An empty list
-   * is answered at once.
+   * Makes `reads` as of now and calls `done` once with one result per read,
+   * in order: a value, or a coded failure (never NaN). An empty list is
+   * answered at once.
    */
-  read(readings: readonly Reading[], done: ReadCallback): void {
-    if (readings.length === 0) {
+  read(reads: readonly SensorRead[], done: ReadCallback): void {
+    if (reads.length === 0) {
       done([]);
       return;
     }
     if (this.#closing) {
-      done(
-        readings.map(() => ({ code: 'ERR_SHUTTING_DOWN', message: 'the sensor pool is closed' })),
-      );
+      done(reads.map(() => ({ code: 'ERR_SHUTTING_DOWN', message: 'the sensor pool is closed' })));
       return;
     }
-    this.#pending.push({ readings, timeMs: this.#now(), done });
+    this.#pending.push({ reads, timeMs: this.#now(), done });
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       // setImmediate runs after the I/O callbacks of this turn: every read
@@ -118,7 +122,7 @@ export class SensorPool {
     const pending = this.#pending;
     this.#pending = [];
     let total = 0;
-    for (const read of pending) total += read.readings.length;
+    for (const caller of pending) total += caller.reads.length;
     const parts = total > SPLIT_THRESHOLD ? Math.min(this.#threads, pending.length) : 1;
     const perPart = Math.ceil(pending.length / parts);
     for (let start = 0; start < pending.length; start += perPart) {
@@ -126,30 +130,32 @@ export class SensorPool {
     }
   };
 
-  #run(reads: readonly PendingRead[]): void {
+  #run(callers: readonly PendingRead[]): void {
     let count = 0;
-    for (const read of reads) count += read.readings.length;
+    for (const caller of callers) count += caller.reads.length;
     const readings = new Uint8Array(count);
+    const stations = new Uint8Array(count);
     const times = new Float64Array(count);
     let i = 0;
-    for (const read of reads) {
-      for (const reading of read.readings) {
-        readings[i] = READING_INDEX[reading];
-        times[i] = read.timeMs;
+    for (const caller of callers) {
+      for (const read of caller.reads) {
+        readings[i] = READING_INDEX[read.reading];
+        stations[i] = read.station;
+        times[i] = caller.timeMs;
         i++;
       }
     }
     this.#tasks++;
-    this.#piscina.run({ readings, times }).then(
+    this.#piscina.run({ readings, stations, times }).then(
       (result) => {
         let at = 0;
-        for (const read of reads) {
+        for (const caller of callers) {
           const results: SensorResult[] = [];
-          for (let k = 0; k < read.readings.length; k++, at++) {
+          for (let k = 0; k < caller.reads.length; k++, at++) {
             // A value, ERR_READING_UNAVAILABLE or ERR_SENSOR_FAILED, by the read's status.
             results.push(sensorResultAt(result, at));
           }
-          read.done(results);
+          caller.done(results);
         }
       },
       (err: unknown) => {
@@ -159,7 +165,7 @@ export class SensorPool {
           code: 'ERR_SENSOR_FAILED',
           message: `the sensor worker failed: ${describeError(err)}`,
         };
-        for (const read of reads) read.done(read.readings.map(() => failure));
+        for (const caller of callers) caller.done(caller.reads.map(() => failure));
       },
     );
   }

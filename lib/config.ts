@@ -257,6 +257,31 @@ export const SERVER_OPTIONS = Object.freeze({
     description:
       'seed of the simulated weather; the same seed gives the same readings at the same time',
   },
+  stations: {
+    kind: 'string',
+    flag: 'stations',
+    env: 'METEO_STATIONS',
+    default: 'seattle',
+    description:
+      'stations served, comma-separated, the default first: seattle, singapore, reykjavik, melbourne, mcmurdo, south-pole',
+  },
+  source: {
+    kind: 'string',
+    flag: 'source',
+    env: 'METEO_SOURCE',
+    default: 'sim',
+    description:
+      'where the first station reads from: sim (the station model), or replay:FILE of observations (replay:seattle is the bundled NOAA record)',
+  },
+  replaySpeed: {
+    kind: 'integer',
+    flag: 'speed',
+    env: 'METEO_REPLAY_SPEED',
+    min: 1,
+    max: 100_000_000,
+    default: 1,
+    description: 'replay speed: 1 is real time, 1440 a day a minute',
+  },
   maxConnections: {
     kind: 'integer',
     flag: 'max-connections',
@@ -391,6 +416,22 @@ export const CLIENT_OPTIONS = Object.freeze({
     max: Number.MAX_SAFE_INTEGER,
     default: 0,
     description: 'polls per connection before exiting; 0 polls until interrupted',
+  },
+  station: {
+    kind: 'string',
+    flag: 'station',
+    env: 'METEO_STATION',
+    default: '',
+    description: "station to poll, by id; the server's default station when empty",
+  },
+  units: {
+    kind: 'string',
+    flag: 'units',
+    env: 'METEO_UNITS',
+    default: 'metric',
+    choices: ['metric', 'us'],
+    description:
+      'units to show: metric (°C, hPa, mm, as on the wire) or us (°F, inHg, in); JSON stays metric',
   },
   requestTimeoutMs: {
     kind: 'integer',

@@ -11,6 +11,7 @@ export const ERROR_CODES = {
   ERR_UNSUPPORTED_VERSION: 'the hello named a protocol version the server does not speak',
   ERR_HANDSHAKE_REQUIRED: 'a request arrived before the hello/welcome handshake',
   ERR_ALREADY_GREETED: 'a second hello arrived on a connection that had completed its handshake',
+  ERR_UNKNOWN_STATION: 'a read request named a station the server does not serve',
   ERR_UNKNOWN_READING: 'a read request named a reading other than the four the station has',
   // Wire: the server could not serve a valid request.
   ERR_SENSOR_FAILED: 'the sensor read failed (a fault in the model or a crashed worker thread)',

@@ -1,5 +1,6 @@
 /** What one poll of the four readings gave, and how the client prints it. Pure. */
 import { READINGS, type Reading, type ReadingReply, type Welcome } from './protocol.js';
+import { formatValue, type UnitSystem } from './units.js';
 
 /** Why something did not work: a code from docs/errors.md and a message. */
 export interface Problem {
@@ -40,12 +41,20 @@ function isoSeconds(date: Date): string {
   return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-/** `[2] 2026-11-26T13:05:00Z  min 3.2 °C  max 9.8 °C  pressure 1013.2 hPa  rain 0.4 mm` */
-export function formatPollText(connection: number, poll: PollResult): string {
+/**
+ * `[2] 2026-11-26T13:05:00Z  min 3.2 °C  max 9.8 °C  pressure 1013.2 hPa  rain 0.4 mm`,
+ * each value with its unit, converted for display when `units` is `us`.
+ */
+export function formatPollText(
+  connection: number,
+  poll: PollResult,
+  units: UnitSystem = 'metric',
+): string {
   const time = pollTime(poll);
   const parts = READINGS.map((reading) => {
     const answer = poll[reading];
-    if (isReply(answer)) return `${LABELS[reading]} ${answer.value.toFixed(1)} ${answer.unit}`;
+    if (isReply(answer))
+      return `${LABELS[reading]} ${formatValue(answer.value, answer.unit, units)}`;
     return `${LABELS[reading]} — (${answer?.code ?? 'ERR_PROTOCOL'})`;
   });
   return `[${connection}] ${time ? isoSeconds(time) : 'no observation'}  ${parts.join('  ')}`;
@@ -82,11 +91,23 @@ export function formatPollProblems(connection: number, poll: PollResult): string
   return problems.length === 0 ? null : `[${connection}] incomplete poll: ${problems.join('; ')}`;
 }
 
-/** `[1] connected to meteo-actors/0.1.0 (protocol 1), station Seattle (seattle) at 47.6062, -122.3321, 56 m` */
-export function formatWelcome(connection: number, welcome: Welcome, reconnected: boolean): string {
-  const { station } = welcome;
+/**
+ * `[1] connected to meteo-actors/0.1.0 (protocol 1), station Seattle (seattle) at 47.6062, -122.3321, 56 m`,
+ * for the station polled (`stationId`, or the default), and the others the server has.
+ */
+export function formatWelcome(
+  connection: number,
+  welcome: Welcome,
+  reconnected: boolean,
+  stationId: string | null = null,
+): string {
+  const station = welcome.stations.find((known) => known.id === stationId) ?? welcome.station;
+  const others = welcome.stations
+    .filter((known) => known.id !== station.id)
+    .map((known) => known.id);
   return (
     `[${connection}] ${reconnected ? 'reconnected' : 'connected'} to ${welcome.server} (protocol ${welcome.version}), ` +
-    `station ${station.name} (${station.id}) at ${station.latitude}, ${station.longitude}, ${station.elevation} m`
+    `station ${station.name} (${station.id}) at ${station.latitude}, ${station.longitude}, ${station.elevation} m` +
+    (others.length > 0 ? `; also serves ${others.join(', ')}` : '')
   );
 }

@@ -52,7 +52,12 @@ export interface ReadRequest {
   readonly type: 'read';
   readonly id: number;
   readonly reading: Reading;
+  /** The id of the station to read; the server's default station when absent (docs/PROTOCOL.md §5.1). */
+  readonly station?: string;
 }
+
+/** Longest station id a request may name. */
+export const MAX_STATION_ID_LENGTH = 64;
 
 export type ClientMessage = Hello | ReadRequest;
 
@@ -60,13 +65,18 @@ export interface Welcome {
   readonly type: 'welcome';
   readonly version: number;
   readonly server: string;
+  /** The default station: the one a request without `station` reads. */
   readonly station: StationInfo;
+  /** Every station the server serves, the default first. */
+  readonly stations: readonly StationInfo[];
   readonly units: Units;
 }
 
 export interface ReadingReply {
   readonly type: 'reading';
   readonly id: number;
+  /** The id of the station the value comes from. */
+  readonly station: string;
   readonly reading: Reading;
   readonly value: number;
   readonly unit: string;
@@ -153,6 +163,15 @@ const packr = new Packr({ useRecords: false, variableMapSize: true });
 // would hand those over as BigInt, which no field accepts. As numbers they pass the range checks.
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
 
+function stationToWire(station: StationInfo): unknown {
+  return {
+    ...station,
+    latitude: new Float64(station.latitude),
+    longitude: new Float64(station.longitude),
+    elevation: new Float64(station.elevation),
+  };
+}
+
 /** The wire form of a message: numbers that are doubles by definition are wrapped. */
 function toWire(message: ServerMessage | ClientMessage): unknown {
   switch (message.type) {
@@ -160,23 +179,18 @@ function toWire(message: ServerMessage | ClientMessage): unknown {
       return {
         type: message.type,
         id: message.id,
+        station: message.station,
         reading: message.reading,
         value: new Float64(message.value),
         unit: message.unit,
         observedAt: message.observedAt,
       };
-    case 'welcome': {
-      const { station } = message;
+    case 'welcome':
       return {
         ...message,
-        station: {
-          ...station,
-          latitude: new Float64(station.latitude),
-          longitude: new Float64(station.longitude),
-          elevation: new Float64(station.elevation),
-        },
+        station: stationToWire(message.station),
+        stations: message.stations.map(stationToWire),
       };
-    }
     default:
       return message;
   }
@@ -257,7 +271,16 @@ export function decodeClientMessage(body: Uint8Array): ClientMessage | Rejected 
           `no reading named ${JSON.stringify(reading.slice(0, 64))}; readings are ${READINGS.join(', ')}`,
         );
       }
-      return { type: 'read', id, reading };
+      const station = fields['station'];
+      if (station === undefined || station === null) return { type: 'read', id, reading };
+      if (typeof station !== 'string' || station === '' || station.length > MAX_STATION_ID_LENGTH) {
+        return rejected(
+          id,
+          'ERR_BAD_MESSAGE',
+          `read.station must be a station id of 1 to ${MAX_STATION_ID_LENGTH} characters`,
+        );
+      }
+      return { type: 'read', id, reading, station };
     }
     default:
       return rejected(null, 'ERR_BAD_MESSAGE', 'type must be "hello" or "read"');
@@ -282,12 +305,25 @@ function requireNumber(fields: Fields, key: string): number {
   return value;
 }
 
-function requireMap(fields: Fields, key: string): Fields {
-  const value = fields[key];
+function asMap(value: unknown, what: string): Fields {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw protocolError(`${String(fields['type'])}.${key} must be a map`);
+    throw protocolError(`${what} must be a map`);
   }
   return value as Fields;
+}
+
+function requireMap(fields: Fields, key: string): Fields {
+  return asMap(fields[key], `${String(fields['type'])}.${key}`);
+}
+
+function stationFrom(station: Fields): StationInfo {
+  return {
+    id: requireString(station, 'id'),
+    name: requireString(station, 'name'),
+    latitude: requireNumber(station, 'latitude'),
+    longitude: requireNumber(station, 'longitude'),
+    elevation: requireNumber(station, 'elevation'),
+  };
 }
 
 /**
@@ -300,19 +336,22 @@ export function decodeServerMessage(body: Uint8Array): ReceivedServerMessage {
   const { fields } = unpacked;
   switch (fields['type']) {
     case 'welcome': {
-      const station = requireMap(fields, 'station');
+      const station = stationFrom(requireMap(fields, 'station'));
+      const listed = fields['stations'];
+      if (listed !== undefined && !Array.isArray(listed)) {
+        throw protocolError('welcome.stations must be an array');
+      }
       const units = requireMap(fields, 'units');
       return {
         type: 'welcome',
         version: requireNumber(fields, 'version'),
         server: requireString(fields, 'server'),
-        station: {
-          id: requireString(station, 'id'),
-          name: requireString(station, 'name'),
-          latitude: requireNumber(station, 'latitude'),
-          longitude: requireNumber(station, 'longitude'),
-          elevation: requireNumber(station, 'elevation'),
-        },
+        station,
+        // A server that predates the list serves its one station.
+        stations:
+          listed === undefined
+            ? [station]
+            : listed.map((entry) => stationFrom(asMap(entry, 'welcome.stations[]'))),
         units: {
           temperature: requireString(units, 'temperature'),
           pressure: requireString(units, 'pressure'),
@@ -326,9 +365,14 @@ export function decodeServerMessage(body: Uint8Array): ReceivedServerMessage {
       const observedAt = fields['observedAt'];
       if (!(observedAt instanceof Date))
         throw protocolError('reading.observedAt must be a timestamp');
+      const station = fields['station'];
+      if (station !== undefined && typeof station !== 'string') {
+        throw protocolError('reading.station must be a string');
+      }
       return {
         type: 'reading',
         id: requireNumber(fields, 'id'),
+        station: station ?? '',
         reading,
         value: requireNumber(fields, 'value'),
         unit: requireString(fields, 'unit'),

@@ -13,7 +13,7 @@
  * Pure: the socket is the invoked `serverLink` actor, and printing is done
  * by the actions that actors/client.ts provides.
  */
-import { assign, fromCallback, sendTo, setup } from 'xstate';
+import { and, assign, fromCallback, not, sendTo, setup } from 'xstate';
 import { isComplete, type PollResult, type Problem } from '../lib/poll.js';
 import {
   type ClientMessage,
@@ -43,6 +43,8 @@ export interface ClientInput {
   readonly reconnectMaxMs: number;
   /** Varies the jitter between connections and runs, so reconnects do not arrive in step. */
   readonly jitterSeed: number;
+  /** The station to poll, by id; null polls the server's default station. */
+  readonly station: string | null;
 }
 
 export interface ClientContext extends ClientInput {
@@ -130,7 +132,12 @@ export const clientMachine = setup({
       'link',
       ({ context }): LinkCommand => ({
         type: 'SEND',
-        message: { type: 'read', id: context.nextId, reading: currentReading(context) },
+        message: {
+          type: 'read',
+          id: context.nextId,
+          reading: currentReading(context),
+          ...(context.station === null ? {} : { station: context.station }),
+        },
       }),
     ),
     storeWelcome: assign(({ event }) =>
@@ -192,6 +199,16 @@ export const clientMachine = setup({
             },
           },
     ),
+    recordUnservedStation: assign(({ context, event }) => ({
+      problem: {
+        code: 'ERR_UNKNOWN_STATION',
+        message: `the server has no station ${JSON.stringify(context.station)}; it has ${
+          event.type === 'RECEIVED' && event.message.type === 'welcome'
+            ? event.message.stations.map((station) => station.id).join(', ')
+            : 'others'
+        }`,
+      },
+    })),
     recordGreetingTimeout: assign(({ context }) => ({
       problem: {
         code: 'ERR_REQUEST_TIMEOUT',
@@ -205,6 +222,12 @@ export const clientMachine = setup({
   },
   guards: {
     isWelcome: ({ event }) => event.type === 'RECEIVED' && event.message.type === 'welcome',
+    /** The welcome lists the station this client polls (any station does when it polls the default). */
+    servesStation: ({ context, event }) =>
+      event.type === 'RECEIVED' &&
+      event.message.type === 'welcome' &&
+      (context.station === null ||
+        event.message.stations.some((station) => station.id === context.station)),
     /** The refusal means "try later" (the server is full or stopping), not "never". */
     isRetryableRefusal: ({ event }) =>
       event.type === 'RECEIVED' &&
@@ -278,6 +301,11 @@ export const clientMachine = setup({
           },
           on: {
             RECEIVED: [
+              {
+                guard: and(['isWelcome', not('servesStation')]),
+                target: '#client.failed',
+                actions: 'recordUnservedStation',
+              },
               {
                 guard: 'isWelcome',
                 target: 'requesting',

@@ -35,6 +35,7 @@ import {
   type ServerMessage,
   type Welcome,
 } from '../lib/protocol.js';
+import type { SensorRead } from '../lib/sensors/batch.js';
 import { isSensorFailure, type SensorResult } from '../lib/sensors/result.js';
 
 /** A reply on its way out, with what the server's counters need to know about it. */
@@ -52,14 +53,16 @@ export type WorkItem =
       readonly kind: 'read';
       readonly id: number;
       readonly reading: Reading;
+      /** The station's index in the welcome's list. */
+      readonly station: number;
       readonly receivedAt: number;
     }
   | { readonly kind: 'reply'; readonly reply: Reply };
 
 /** The connection's way to the world: its socket and the sensors. */
 export interface ConnectionLink {
-  /** Read these, as of now; call `done` once with one result per reading, in order. */
-  read(readings: readonly Reading[], done: (results: readonly SensorResult[]) => void): void;
+  /** Make these reads, as of now; call `done` once with one result per read, in order. */
+  read(reads: readonly SensorRead[], done: (results: readonly SensorResult[]) => void): void;
   /** Write these replies to the peer, in order, in one write; call `sent` once the socket has taken all of it. */
   send(replies: readonly Reply[], sent?: () => void): void;
   /** Bytes written but not yet taken by the peer. */
@@ -144,6 +147,10 @@ function serverError(code: ErrorCode, message: string): WorkItem {
   };
 }
 
+function stationIndex(welcome: Welcome, id: string): number {
+  return welcome.stations.findIndex((station) => station.id === id);
+}
+
 /**
  * Turns received messages into work, in order. The handshake is settled here
  * rather than in a state of its own, because a hello and the requests behind
@@ -183,24 +190,42 @@ function admit(
           greeted = true;
         }
         break;
-      case 'read':
-        if (greeted) {
-          queue.push({ kind: 'read', id: message.id, reading: message.reading, receivedAt });
-        } else {
+      case 'read': {
+        if (!greeted) {
           answer(errorReply(message.id, 'ERR_HANDSHAKE_REQUIRED', 'send hello before any request'));
+          break;
         }
+        // No station named: the default, first in the welcome's list.
+        const station =
+          message.station === undefined ? 0 : stationIndex(context.welcome, message.station);
+        if (station < 0) {
+          answer(
+            errorReply(
+              message.id,
+              'ERR_UNKNOWN_STATION',
+              `no station ${JSON.stringify(message.station)}; stations are ${context.welcome.stations.map((known) => known.id).join(', ')}`,
+            ),
+          );
+          break;
+        }
+        queue.push({ kind: 'read', id: message.id, reading: message.reading, station, receivedAt });
         break;
+      }
     }
   }
   return { queue, greeted, closing, closeReason };
 }
 
 /** Zips a batch with the results of its reads into replies, in request order. */
-function assemble(batch: readonly WorkItem[], results: readonly SensorResult[]): Reply[] {
+function assemble(
+  welcome: Welcome,
+  batch: readonly WorkItem[],
+  results: readonly SensorResult[],
+): Reply[] {
   let next = 0;
   return batch.map((item): Reply => {
     if (item.kind === 'reply') return item.reply;
-    const { id, reading, receivedAt } = item;
+    const { id, reading, station, receivedAt } = item;
     const result = results[next++];
     let message: ServerMessage;
     if (result === undefined) {
@@ -211,6 +236,7 @@ function assemble(batch: readonly WorkItem[], results: readonly SensorResult[]):
       message = {
         type: 'reading',
         id,
+        station: welcome.stations[station]?.id ?? '',
         reading,
         value: result.value,
         unit: READING_UNITS[reading],
@@ -221,10 +247,10 @@ function assemble(batch: readonly WorkItem[], results: readonly SensorResult[]):
   });
 }
 
-function readsOf(batch: readonly WorkItem[]): Reading[] {
-  const readings: Reading[] = [];
-  for (const item of batch) if (item.kind === 'read') readings.push(item.reading);
-  return readings;
+function readsOf(batch: readonly WorkItem[]): SensorRead[] {
+  const reads: SensorRead[] = [];
+  for (const item of batch) if (item.kind === 'read') reads.push(item);
+  return reads;
 }
 
 export const connectionMachine = setup({
@@ -239,7 +265,8 @@ export const connectionMachine = setup({
       context.link.read(readsOf(context.batch), (results) =>
         self.send({ type: 'COMPUTED', results }),
       ),
-    sendReplies: ({ context, self }) => context.link.send(context.replies, () => self.send({ type: 'SENT' })),
+    sendReplies: ({ context, self }) =>
+      context.link.send(context.replies, () => self.send({ type: 'SENT' })),
     pauseReading: ({ context }) => context.link.pauseReading(),
     closeTransport: ({ context }) => context.link.close(),
     admit: assign(({ context, event }) =>
@@ -281,7 +308,9 @@ export const connectionMachine = setup({
     }),
     takeBatch: assign(({ context }) => ({ batch: context.queue, queue: [] })),
     assembleReplies: assign(({ context, event }) =>
-      event.type === 'COMPUTED' ? { replies: assemble(context.batch, event.results) } : {},
+      event.type === 'COMPUTED'
+        ? { replies: assemble(context.welcome, context.batch, event.results) }
+        : {},
     ),
     clearBatch: assign({ batch: [], replies: [] }),
     markPeerEnded: assign(({ context }) => ({

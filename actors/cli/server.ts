@@ -2,9 +2,11 @@
  * `npm start -- [options]`: the weather-station server. Thin: options in,
  * server up, signals handled, one readable line on any failure.
  */
+import { readFileSync } from 'node:fs';
 import { describeOptions, resolveOptions, SERVER_OPTIONS } from '../../lib/config.js';
 import { describeError } from '../../lib/errors.js';
 import type { LogLevel } from '../../lib/log.js';
+import { resolveStations, type StationSetup } from '../../lib/sensors/sources.js';
 import { type RunningServer, startServer } from '../acceptor.js';
 import { type Inspection, startInspection } from '../inspect.js';
 import { createPinoLogger } from '../log.js';
@@ -31,7 +33,26 @@ async function main(): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  const { inspect, inspectPort, logLevel, metricsPort, ...settings } = resolution.options;
+  const {
+    inspect,
+    inspectPort,
+    logLevel,
+    metricsPort,
+    stations,
+    source,
+    replaySpeed,
+    ...settings
+  } = resolution.options;
+  let setups: StationSetup[];
+  try {
+    setups = resolveStations(
+      { stations, source, speed: replaySpeed },
+      { readFile: (path) => readFileSync(path, 'utf8'), now: Date.now },
+    );
+  } catch (err) {
+    process.stderr.write(`${PROGRAM}: ${describeError(err)}\n`);
+    return 2;
+  }
   const log = createPinoLogger({ level: logLevel as LogLevel });
   // Faults inside connections are caught by their actors; anything that still
   // escapes is logged, never silent. The server keeps serving: the actors
@@ -57,6 +78,7 @@ async function main(): Promise<number> {
   try {
     server = await startServer({
       ...settings,
+      stations: setups,
       log,
       ...(inspection ? { inspect: inspection.observer } : {}),
       ...(metricsPort > 0 ? { metricsPort } : {}),
@@ -71,6 +93,8 @@ async function main(): Promise<number> {
     port: server.port,
     threads: settings.threads,
     seed: settings.seed,
+    stations: setups.map((setup) => setup.station.id).join(','),
+    source,
     ...(server.metricsPort === null
       ? {}
       : { metrics: `http://${server.address}:${server.metricsPort}/metrics` }),

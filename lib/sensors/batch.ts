@@ -8,9 +8,17 @@ import { READINGS, type Reading } from '../protocol.js';
 import type { Observation } from './model.js';
 import type { SensorResult } from './result.js';
 
+/** One read: which reading, at which of the server's stations (its index in the welcome's list). */
+export interface SensorRead {
+  readonly reading: Reading;
+  readonly station: number;
+}
+
 export interface SensorTask {
   /** Index in READINGS of each read. */
   readonly readings: Uint8Array;
+  /** Index of each read's station among the sources the worker serves. */
+  readonly stations: Uint8Array;
   /** When each read was asked for, ms since the epoch. */
   readonly times: Float64Array;
 }
@@ -50,7 +58,10 @@ function isUnavailable(err: unknown): boolean {
  * fails alone, as READ_UNAVAILABLE when the source said it lacks the reading,
  * else as READ_FAILED.
  */
-export function runSensorTask(source: SensorSource, task: SensorTask): SensorTaskResult {
+export function runSensorTask(
+  sources: readonly SensorSource[],
+  task: SensorTask,
+): SensorTaskResult {
   const count = task.readings.length;
   const values = new Float64Array(count);
   const observedAt = new Float64Array(count);
@@ -60,6 +71,8 @@ export function runSensorTask(source: SensorSource, task: SensorTask): SensorTas
     try {
       const reading = READINGS[task.readings[i] as number];
       if (reading === undefined) throw new Error(`no reading has index ${task.readings[i]}`);
+      const source = sources[task.stations[i] as number];
+      if (source === undefined) throw new Error(`no station has index ${task.stations[i]}`);
       const observation = source.observe(reading, task.times[i] as number);
       if (!Number.isFinite(observation.value))
         throw new Error(`the model gave ${observation.value}`);

@@ -17,6 +17,7 @@ import {
   UNITS,
   type Welcome,
 } from '../../lib/protocol.js';
+import type { SensorRead } from '../../lib/sensors/batch.js';
 import { ServerStats } from '../../lib/telemetry.js';
 import { transport } from '../../lib/transport.js';
 import type { ConnectionLimits } from '../../machines/connectionMachine.js';
@@ -27,6 +28,7 @@ const WELCOME: Welcome = {
   server: 'spec',
   station: { id: 'x', name: 'X', latitude: 1.5, longitude: 2.5, elevation: 3 },
   units: UNITS,
+  stations: [{ id: 'x', name: 'X', latitude: 1.5, longitude: 2.5, elevation: 3 }],
 };
 const LIMITS: ConnectionLimits = {
   handshakeTimeoutMs: 5_000,
@@ -80,11 +82,11 @@ function fakeSensors(): Sensors & { calls: number } {
   const sensors = {
     calls: 0,
     read(
-      readings: readonly string[],
+      reads: readonly SensorRead[],
       done: (results: { value: number; observedAt: number }[]) => void,
     ) {
       sensors.calls++;
-      setImmediate(() => done(readings.map((_, i) => ({ value: i + 0.5, observedAt: 60_000 }))));
+      setImmediate(() => done(reads.map((_, i) => ({ value: i + 0.5, observedAt: 60_000 }))));
     },
   };
   return sensors;

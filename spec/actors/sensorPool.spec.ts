@@ -3,6 +3,7 @@ import { SensorPool } from '../../actors/sensorPool.js';
 import type { Reading } from '../../lib/protocol.js';
 import { SimulatedStation } from '../../lib/sensors/model.js';
 import type { SensorResult } from '../../lib/sensors/result.js';
+import { SIMULATED } from '../../lib/sensors/sources.js';
 import { DEFAULT_STATION } from '../../lib/sensors/station.js';
 import { CRASH_AT_MS, FAULTY_WORKER_URL } from '../fixtures/faults.js';
 
@@ -10,7 +11,12 @@ const SEED = 11;
 const PINNED_MS = Date.UTC(2026, 5, 1, 18, 45, 30);
 
 function read(pool: SensorPool, readings: readonly Reading[]): Promise<readonly SensorResult[]> {
-  return new Promise((resolve) => pool.read(readings, resolve));
+  return new Promise((resolve) =>
+    pool.read(
+      readings.map((reading) => ({ reading, station: 0 })),
+      resolve,
+    ),
+  );
 }
 
 describe('actors/sensorPool', function () {
@@ -25,7 +31,7 @@ describe('actors/sensorPool', function () {
     pool = new SensorPool({
       threads: 2,
       seed: SEED,
-      station: DEFAULT_STATION,
+      stations: [{ station: DEFAULT_STATION, source: SIMULATED }],
       now: () => PINNED_MS,
     });
     const model = new SimulatedStation(SEED, DEFAULT_STATION);
@@ -44,7 +50,7 @@ describe('actors/sensorPool', function () {
     pool = new SensorPool({
       threads: 2,
       seed: SEED,
-      station: DEFAULT_STATION,
+      stations: [{ station: DEFAULT_STATION, source: SIMULATED }],
       now: () => PINNED_MS,
     });
     const callers = Array.from({ length: 40 }, (_, i) =>
@@ -61,7 +67,7 @@ describe('actors/sensorPool', function () {
     pool = new SensorPool({
       threads: 2,
       seed: SEED,
-      station: DEFAULT_STATION,
+      stations: [{ station: DEFAULT_STATION, source: SIMULATED }],
       now: () => PINNED_MS,
     });
     await Promise.all(Array.from({ length: 600 }, () => read(pool, ['pressure'])));
@@ -69,7 +75,11 @@ describe('actors/sensorPool', function () {
   });
 
   it('answers an empty list at once, without a task', async () => {
-    pool = new SensorPool({ threads: 1, seed: SEED, station: DEFAULT_STATION });
+    pool = new SensorPool({
+      threads: 1,
+      seed: SEED,
+      stations: [{ station: DEFAULT_STATION, source: SIMULATED }],
+    });
     let answered: readonly SensorResult[] | undefined;
     pool.read([], (results) => {
       answered = results;
@@ -82,7 +92,7 @@ describe('actors/sensorPool', function () {
     pool = new SensorPool({
       threads: 1,
       seed: SEED,
-      station: DEFAULT_STATION,
+      stations: [{ station: DEFAULT_STATION, source: SIMULATED }],
       now: () => PINNED_MS,
       workerUrl: FAULTY_WORKER_URL,
     });
@@ -97,7 +107,7 @@ describe('actors/sensorPool', function () {
     pool = new SensorPool({
       threads: 1,
       seed: SEED,
-      station: DEFAULT_STATION,
+      stations: [{ station: DEFAULT_STATION, source: SIMULATED }],
       now: () => now,
       workerUrl: FAULTY_WORKER_URL,
     });
@@ -119,7 +129,7 @@ describe('actors/sensorPool', function () {
     pool = new SensorPool({
       threads: 1,
       seed: SEED,
-      station: DEFAULT_STATION,
+      stations: [{ station: DEFAULT_STATION, source: SIMULATED }],
       now: () => PINNED_MS,
     });
     const pending = read(pool, ['pressure']);

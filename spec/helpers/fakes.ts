@@ -6,12 +6,15 @@
  */
 import { type EventObject, fromCallback } from 'xstate';
 import type { Reading, ServerMessage } from '../../lib/protocol.js';
+import type { SensorRead } from '../../lib/sensors/batch.js';
 import type { SensorResult } from '../../lib/sensors/result.js';
 import type { ConnectionLink, Reply } from '../../machines/connectionMachine.js';
 
 /** One `read()` the machine made: what it asked for, and whether the spec has answered it. */
 export interface RecordedRead {
+  /** The readings asked for, in order (the reads without their stations). */
   readonly readings: readonly Reading[];
+  readonly reads: readonly SensorRead[];
   readonly done: (results: readonly SensorResult[]) => void;
   answered: boolean;
 }
@@ -37,11 +40,16 @@ export class FakeLink implements ConnectionLink {
   resumeReadingCalls = 0;
   closeCalls = 0;
 
-  read(readings: readonly Reading[], done: (results: readonly SensorResult[]) => void): void {
+  read(reads: readonly SensorRead[], done: (results: readonly SensorResult[]) => void): void {
     this.calls.push('read');
-    const read: RecordedRead = { readings, done, answered: false };
+    const read: RecordedRead = {
+      readings: reads.map((one) => one.reading),
+      reads,
+      done,
+      answered: false,
+    };
     this.reads.push(read);
-    if (readings.length === 0) {
+    if (reads.length === 0) {
       read.answered = true;
       done([]);
     }

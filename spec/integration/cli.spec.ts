@@ -4,7 +4,10 @@
  */
 import { type ChildProcess, execFile } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { expect } from 'chai';
 import { SERVER_PROGRAM, startServerProcess } from '../helpers/serverProcess.js';
 
@@ -125,6 +128,23 @@ describe('integration: the command-line programs', function () {
     expect(result.stderr.trim().split('\n')).to.have.length(1);
     expect(result.stderr).to.match(/^meteo-server: ERR_BAD_FLAG: .*--prot/);
     expect(hasStackTrace(result.stderr)).to.equal(false);
+  });
+
+  it('refuses a malformed replay file at start with one line naming the line that is wrong', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'meteo-'));
+    const file = join(dir, 'bad.csv');
+    writeFileSync(
+      file,
+      'date,temp_min,temp_max,precipitation\n2020-01-01,1.0,5.0,0.2\n2020-01-02,warm,4.0,0\n',
+    );
+    try {
+      const result = await run(process.execPath, [SERVER_PROGRAM, '--source', `replay:${file}`]);
+      expect(result.code).to.equal(2);
+      expect(result.stderr.trim().split('\n')).to.have.length(1);
+      expect(result.stderr).to.match(/^meteo-server: ERR_BAD_REPLAY_FILE: .*bad\.csv: line 3: /);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses a bad value with one line that names the flag', async () => {

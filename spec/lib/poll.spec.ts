@@ -21,7 +21,15 @@ import {
 const T0 = new Date('2026-11-26T13:05:00Z');
 
 function replyFor(reading: Reading, value: number, observedAt = T0): ReadingReply {
-  return { type: 'reading', id: 1, reading, value, unit: READING_UNITS[reading], observedAt };
+  return {
+    type: 'reading',
+    id: 1,
+    station: 'seattle',
+    reading,
+    value,
+    unit: READING_UNITS[reading],
+    observedAt,
+  };
 }
 
 const FAILED: Problem = { code: 'ERR_SENSOR_FAILED', message: 'the barometer is wet' };
@@ -226,6 +234,15 @@ describe('lib/poll', () => {
         elevation: 56,
       },
       units: UNITS,
+      stations: [
+        {
+          id: 'seattle',
+          name: 'Seattle',
+          latitude: 47.6062,
+          longitude: -122.3321,
+          elevation: 56,
+        },
+      ],
     } as const;
 
     it('names the server, the protocol version and where the station is', () => {

@@ -32,14 +32,16 @@ import {
  *   a7 72 65 61 64 69 6e 67              "reading":
  *   a8 72 61 69 6e 66 61 6c 6c             "rainfall"
  *
- * READING_REPLY_FRAME_HEX: { type: "reading", id: 7, reading: "rainfall",
- *   value: 12.0, unit: "mm", observedAt: 2026-11-26T21:30:00Z }
+ * READING_REPLY_FRAME_HEX: { type: "reading", id: 7, station: "seattle",
+ *   reading: "rainfall", value: 12.0, unit: "mm", observedAt: 2026-11-26T21:30:00Z }
  *
- *   00 00 00 4b                          length prefix: the body is 75 bytes
- *   86                                   fixmap, 6 entries
+ *   00 00 00 5b                          length prefix: the body is 91 bytes
+ *   87                                   fixmap, 7 entries
  *   a4 74 79 70 65  a7 72 65 61 64 69 6e 67
  *                                        "type": "reading"
  *   a2 69 64  07                         "id": 7 (positive fixint)
+ *   a7 73 74 61 74 69 6f 6e              "station":
+ *   a7 73 65 61 74 74 6c 65                "seattle"
  *   a7 72 65 61 64 69 6e 67              "reading":
  *   a8 72 61 69 6e 66 61 6c 6c             "rainfall"
  *   a5 76 61 6c 75 65                    "value":
@@ -61,12 +63,14 @@ const READ_REQUEST_FRAME_HEX =
   'a87261696e66616c6c';
 
 const READING_REPLY_FRAME_HEX =
-  '0000004b' +
-  '86' +
+  '0000005b' +
+  '87' +
   'a474797065' +
   'a772656164696e67' +
   'a26964' +
   '07' +
+  'a773746174696f6e' +
+  'a773656174746c65' +
   'a772656164696e67' +
   'a87261696e66616c6c' +
   'a576616c7565' +
@@ -80,6 +84,7 @@ const PINNED_READ_REQUEST: ReadRequest = { type: 'read', id: 7, reading: 'rainfa
 const PINNED_READING_REPLY: ReadingReply = {
   type: 'reading',
   id: 7,
+  station: 'seattle',
   reading: 'rainfall',
   value: 12,
   unit: 'mm',
@@ -135,6 +140,7 @@ const WELCOME: Welcome = {
   server: 'meteo-actors/0.1.0',
   station: { id: 'seattle', name: 'Seattle', latitude: 47, longitude: -122, elevation: 56 },
   units: UNITS,
+  stations: [{ id: 'seattle', name: 'Seattle', latitude: 47, longitude: -122, elevation: 56 }],
 };
 
 /** `{ type: [[[...nil...]]] }`, the array nested `depth` deep: a small body, a deep value. */
@@ -165,7 +171,11 @@ function isValidClientMessage(message: ReturnType<typeof decodeClientMessage>): 
       );
     case 'read':
       return (
-        Object.keys(message).length === 3 &&
+        (Object.keys(message).length === 3 ||
+          (Object.keys(message).length === 4 &&
+            typeof message.station === 'string' &&
+            message.station.length > 0 &&
+            message.station.length <= 64)) &&
         Number.isInteger(message.id) &&
         message.id >= 0 &&
         message.id <= MAX_REQUEST_ID &&
@@ -197,25 +207,36 @@ const wholeSecondDate = fc
   .map((seconds) => new Date(seconds * 1000));
 
 const helloArb = fc.record({ type: fc.constant('hello' as const), version: requestId });
-const readArb = fc.record({ type: fc.constant('read' as const), id: requestId, reading });
+const readArb = fc.record(
+  {
+    type: fc.constant('read' as const),
+    id: requestId,
+    reading,
+    station: text.filter((id) => id !== '' && id.length <= 64),
+  },
+  { requiredKeys: ['type', 'id', 'reading'] },
+);
 const clientMessageArb: fc.Arbitrary<ClientMessage> = fc.oneof(helloArb, readArb);
 
+const stationArb = fc.record({
+  id: text,
+  name: text,
+  latitude: fc.double(),
+  longitude: fc.double(),
+  elevation: fc.double(),
+});
 const welcomeArb: fc.Arbitrary<Welcome> = fc.record({
   type: fc.constant('welcome' as const),
   version: requestId,
   server: text,
-  station: fc.record({
-    id: text,
-    name: text,
-    latitude: fc.double(),
-    longitude: fc.double(),
-    elevation: fc.double(),
-  }),
+  station: stationArb,
+  stations: fc.array(stationArb, { minLength: 1, maxLength: 4 }),
   units: fc.constant(UNITS),
 });
 const readingReplyArb: fc.Arbitrary<ReadingReply> = fc.record({
   type: fc.constant('reading' as const),
   id: requestId,
+  station: text,
   reading,
   value: fc.double(),
   unit: text,
@@ -358,13 +379,21 @@ describe('lib/protocol', () => {
       );
     });
 
-    it("writes the welcome's latitude, longitude and elevation as float 64 even when whole", () => {
+    it("writes every station's latitude, longitude and elevation as float 64 even when whole", () => {
+      // One station: the welcome's `station` and `stations` then carry one each.
       const encoded = encodeMessage(WELCOME);
       const { latitude, longitude, elevation } = WELCOME.station;
       for (const [key, value] of Object.entries({ latitude, longitude, elevation })) {
-        expect(bytesAfterKey(encoded, key).subarray(0, 9).toString('hex'), key).to.equal(
-          float64Bytes(value).toString('hex'),
-        );
+        const needle = fixstr(key);
+        const first = encoded.indexOf(needle);
+        const second = encoded.indexOf(needle, first + 1);
+        expect(second, `${key} appears in station and in stations`).to.be.above(first);
+        for (const at of [first, second]) {
+          expect(
+            encoded.subarray(at + needle.length, at + needle.length + 9).toString('hex'),
+            key,
+          ).to.equal(float64Bytes(value).toString('hex'));
+        }
       }
     });
 

@@ -29,6 +29,7 @@ const INPUT: ClientInput = {
   reconnectInitialMs: 200,
   reconnectMaxMs: 5_000,
   jitterSeed: 0x5eed,
+  station: null,
 };
 
 const WELCOME: Welcome = {
@@ -37,6 +38,7 @@ const WELCOME: Welcome = {
   server: 'meteo-actors/test',
   station: { id: 'test', name: 'Test', latitude: 47.6, longitude: -122.3, elevation: 56 },
   units: UNITS,
+  stations: [{ id: 'test', name: 'Test', latitude: 47.6, longitude: -122.3, elevation: 56 }],
 };
 
 const OBSERVED_AT = new Date(Date.UTC(2026, 10, 26, 13, 5));
@@ -53,6 +55,7 @@ function readingReply(id: number, reading: Reading, value = VALUES[reading]): Re
   return {
     type: 'reading',
     id,
+    station: 'test',
     reading,
     value,
     unit: READING_UNITS[reading],
@@ -134,6 +137,32 @@ describe('machines/clientMachine', () => {
   const running: Actor<typeof clientMachine>[] = [];
   afterEach(() => {
     for (const started of running.splice(0)) started.stop();
+  });
+
+  describe('polling one station of several', () => {
+    const OTHER = { ...WELCOME.station, id: 'other', name: 'Other' };
+
+    it('names its station in every read', () => {
+      start({ station: 'other' });
+      server().sendBack({ type: 'LINK_UP' });
+      receive({ ...WELCOME, stations: [WELCOME.station, OTHER] });
+      expect(lastRead()).to.include({ reading: 'minTemperature', station: 'other' });
+    });
+
+    it('leaves the station out, for the default, when it polls none', () => {
+      start();
+      connect();
+      expect(lastRead()).to.not.have.property('station');
+    });
+
+    it('fails with ERR_UNKNOWN_STATION when the welcome does not list its station', () => {
+      start({ station: 'atlantis' });
+      server().sendBack({ type: 'LINK_UP' });
+      receive({ ...WELCOME, stations: [WELCOME.station, OTHER] });
+      expect(value()).to.equal('failed');
+      expect(failures.map((problem) => problem.code)).to.deep.equal(['ERR_UNKNOWN_STATION']);
+      expect(failures[0]?.message).to.include('test, other');
+    });
   });
 
   describe('the handshake', () => {

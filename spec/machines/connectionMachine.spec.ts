@@ -28,6 +28,7 @@ const WELCOME: Welcome = {
   server: 'meteo-actors/test',
   station: { id: 'test', name: 'Test', latitude: 47.6, longitude: -122.3, elevation: 56 },
   units: UNITS,
+  stations: [{ id: 'test', name: 'Test', latitude: 47.6, longitude: -122.3, elevation: 56 }],
 };
 
 /** 2026-11-26T13:05:00Z, on the minute as the station samples. */
@@ -41,6 +42,7 @@ function readingReply(id: number, reading: Reading, v: number): ReadingReply {
   return {
     type: 'reading',
     id,
+    station: 'test',
     reading,
     value: v,
     unit: READING_UNITS[reading],
@@ -319,6 +321,53 @@ describe('machines/connectionMachine', () => {
       expect(link.replies[0]).to.include({ code: 'ERR_UNSUPPORTED_VERSION' });
       expect(link.pending).to.deep.equal([]);
       expect(link.closeCalls).to.equal(1);
+    });
+  });
+
+  describe('stations', () => {
+    const OTHER = { id: 'other', name: 'Other', latitude: -60, longitude: 10, elevation: 0 };
+
+    function startWithStations(): void {
+      actor.stop();
+      link = new FakeLink();
+      actor = createActor(connectionMachine, {
+        input: {
+          connectionId: '#1',
+          welcome: { ...WELCOME, stations: [WELCOME.station, OTHER] },
+          link,
+          limits: LIMITS,
+        },
+      });
+      actor.start();
+      receive(hello());
+      link.clearRecords();
+    }
+
+    it('reads the station a request names, and says which in the reply', () => {
+      startWithStations();
+      receive({ type: 'read', id: 1, reading: 'pressure', station: 'other' }, read(2, 'rainfall'));
+      expect(link.reads[0]?.reads).to.deep.equal([
+        { kind: 'read', id: 1, reading: 'pressure', station: 1, receivedAt: 0 },
+        { kind: 'read', id: 2, reading: 'rainfall', station: 0, receivedAt: 0 },
+      ]);
+      link.answer(value(990.5), value(0.4));
+      expect(
+        link.replies.map((reply) => (reply.type === 'reading' ? reply.station : reply.type)),
+      ).to.deep.equal(['other', 'test']);
+    });
+
+    it('answers a station it does not serve with ERR_UNKNOWN_STATION, in its place', () => {
+      startWithStations();
+      receive(read(1, 'pressure'), {
+        type: 'read',
+        id: 2,
+        reading: 'pressure',
+        station: 'atlantis',
+      });
+      link.answer(value(1000));
+      expect(link.replies).to.have.length(2);
+      expect(link.replies[1]).to.include({ type: 'error', id: 2, code: 'ERR_UNKNOWN_STATION' });
+      expect(link.reads[0]?.reads).to.have.length(1);
     });
   });
 

@@ -21,6 +21,7 @@ const T0 = Date.parse('2026-11-26T13:05:30Z');
 function task(...readings: Reading[]): SensorTask {
   return {
     readings: Uint8Array.from(readings.map((reading) => READINGS.indexOf(reading))),
+    stations: new Uint8Array(readings.length),
     times: Float64Array.from(readings.map((_, i) => T0 + i * MINUTE_MS)),
   };
 }
@@ -41,7 +42,7 @@ function fakeSource(broken: Partial<Record<Reading, () => Observation>> = {}): S
 
 describe('lib/sensors/batch', () => {
   it('runs every read of a task and reports each value with its observation time', () => {
-    const result = runSensorTask(fakeSource(), task('minTemperature', 'rainfall', 'pressure'));
+    const result = runSensorTask([fakeSource()], task('minTemperature', 'rainfall', 'pressure'));
     expect([...result.status]).to.deep.equal([READ_OK, READ_OK, READ_OK]);
     expect([...result.values]).to.deep.equal([0, 3001, 2002]);
     expect([...result.observedAt]).to.deep.equal([
@@ -59,7 +60,7 @@ describe('lib/sensors/batch', () => {
       },
     });
     const result = runSensorTask(
-      source,
+      [source],
       task('pressure', 'minTemperature', 'pressure', 'rainfall', 'maxTemperature'),
     );
     expect([...result.status]).to.deep.equal([READ_FAILED, READ_OK, READ_FAILED, READ_OK, READ_OK]);
@@ -72,15 +73,16 @@ describe('lib/sensors/batch', () => {
   it('fails a read whose value is not finite, and only that read', () => {
     for (const value of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
       const source = fakeSource({ rainfall: () => ({ value, observedAt: T0 }) });
-      const result = runSensorTask(source, task('rainfall', 'pressure'));
+      const result = runSensorTask([source], task('rainfall', 'pressure'));
       expect([...result.status], String(value)).to.deep.equal([READ_FAILED, READ_OK]);
       expect(result.failures).to.have.keys('0');
     }
   });
 
   it('fails a read whose reading index is out of range, and only that read', () => {
-    const result = runSensorTask(fakeSource(), {
+    const result = runSensorTask([fakeSource()], {
       readings: Uint8Array.from([READINGS.length, 0]),
+      stations: new Uint8Array(2),
       times: Float64Array.from([T0, T0]),
     });
     expect([...result.status]).to.deep.equal([READ_FAILED, READ_OK]);
@@ -93,13 +95,13 @@ describe('lib/sensors/batch', () => {
         throw 'thermometer frozen';
       },
     });
-    expect(runSensorTask(source, task('minTemperature')).failures).to.deep.equal({
+    expect(runSensorTask([source], task('minTemperature')).failures).to.deep.equal({
       0: 'thermometer frozen',
     });
   });
 
   it('gives empty results for an empty task', () => {
-    const result = runSensorTask(fakeSource(), task());
+    const result = runSensorTask([fakeSource()], task());
     expect(result.values).to.have.length(0);
     expect(result.status).to.have.length(0);
     expect(result.failures).to.deep.equal({});
@@ -108,7 +110,7 @@ describe('lib/sensors/batch', () => {
   it('gives what the simulated station observes, read by read', () => {
     const station = new SimulatedStation(42, DEFAULT_STATION);
     const readings = [...READINGS, ...READINGS];
-    const result = runSensorTask(new SimulatedStation(42, DEFAULT_STATION), task(...readings));
+    const result = runSensorTask([new SimulatedStation(42, DEFAULT_STATION)], task(...readings));
     readings.forEach((reading, i) => {
       const expected = station.observe(reading, T0 + i * MINUTE_MS);
       expect(result.status[i], reading).to.equal(READ_OK);
@@ -127,7 +129,7 @@ describe('lib/sensors/batch', () => {
         throw new MeteoError('ERR_INTERNAL', 'gauge jammed');
       },
     });
-    const result = runSensorTask(source, task('pressure', 'rainfall', 'minTemperature'));
+    const result = runSensorTask([source], task('pressure', 'rainfall', 'minTemperature'));
     expect([...result.status]).to.deep.equal([READ_UNAVAILABLE, READ_FAILED, READ_OK]);
     expect(result.failures).to.deep.equal({ 0: 'this replay has no pressure', 1: 'gauge jammed' });
   });

@@ -293,8 +293,9 @@ describe('lib/sensors/replay', () => {
     it('never gives NaN: through a pool task, the missing reading is READ_UNAVAILABLE', () => {
       const replay = source({ speed: 1440 });
       const count = 4 * 10;
-      const result = runSensorTask(replay, {
+      const result = runSensorTask([replay], {
         readings: Uint8Array.from({ length: count }, (_, i) => i % 4),
+        stations: new Uint8Array(count),
         times: Float64Array.from({ length: count }, (_, i) => SERVER_START + i * 20_000),
       });
       for (let i = 0; i < count; i++) {
