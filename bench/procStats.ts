@@ -1,0 +1,102 @@
+/**
+ * What the OS says about a process (Linux /proc, proc(5)): its CPU time, all
+ * threads included, and its resident memory. The server's cost is read here
+ * rather than inside the server, so the figure counts every thread (the
+ * Piscina workers too) and does not depend on how the load generator shares
+ * the cores.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+
+/** CPU time a process has used: user + system, all its threads, in clock ticks. */
+export function cpuTicks(pid: number): number {
+  return ticksOf(`/proc/${pid}/stat`);
+}
+
+/**
+ * CPU time of a process's main thread alone (its event loop, for Node), in
+ * clock ticks: the rest of `cpuTicks` is worker threads, the garbage
+ * collector's helpers and libuv's thread pool.
+ */
+export function mainThreadCpuTicks(pid: number): number {
+  return ticksOf(`/proc/${pid}/task/${pid}/stat`);
+}
+
+function ticksOf(path: string): number {
+  const stat = readFileSync(path, 'latin1');
+  // Field 2 (comm) is in parentheses and may hold spaces; count fields after its last ')'.
+  // What follows is field 3 (state) onwards; utime and stime are fields 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const utime = Number(fields[14 - 3]);
+  const stime = Number(fields[15 - 3]);
+  if (!Number.isFinite(utime) || !Number.isFinite(stime)) {
+    throw new Error(`cannot read utime and stime from ${path}`);
+  }
+  return utime + stime;
+}
+
+/**
+ * CPU time the whole machine has spent busy (every process, every core):
+ * user, nice, system, irq, softirq and steal from the first line of
+ * /proc/stat, in clock ticks. Less the server's and the load generator's
+ * own, it says how much else ran during a window: the noise of a shared machine.
+ */
+export function machineBusyTicks(): number {
+  const line = readFileSync('/proc/stat', 'latin1').split('\n', 1)[0] ?? '';
+  const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number);
+  const busy = [user, nice, system, irq, softirq, steal].reduce<number>((a, b) => a + (b ?? 0), 0);
+  if (!Number.isFinite(busy)) throw new Error('cannot read the cpu line of /proc/stat');
+  return busy;
+}
+
+/** Resident set size of a process, bytes (VmRSS). */
+export function rssBytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'latin1');
+  const match = /^VmRSS:\s+(\d+)\s+kB$/m.exec(status);
+  if (!match) throw new Error(`no VmRSS in /proc/${pid}/status`);
+  return Number(match[1]) * 1024;
+}
+
+/** Clock ticks per second, the unit of /proc CPU times (`getconf CLK_TCK`, 100 on Linux). */
+export function clockTicksPerSecond(): number {
+  try {
+    const ticks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+    if (Number.isInteger(ticks) && ticks > 0) return ticks;
+  } catch {
+    // No getconf: fall through to the value every Linux build uses.
+  }
+  return 100;
+}
+
+/** The machine a run came from, for docs/PERFORMANCE.md. */
+export interface MachineInfo {
+  readonly cpus: number;
+  readonly cpuModel: string;
+  readonly node: string;
+  readonly platform: string;
+  readonly clockTicksPerSecond: number;
+}
+
+export function machineInfo(): MachineInfo {
+  let cpuModel = cpus()[0]?.model ?? 'unknown';
+  try {
+    const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+    cpuModel = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? cpuModel;
+  } catch {
+    // Not Linux: os.cpus() is the best there is.
+  }
+  let online = cpus().length;
+  try {
+    online = Number(execFileSync('nproc', { encoding: 'utf8' }).trim()) || online;
+  } catch {
+    // No nproc: os.cpus() counts the same cores, usually.
+  }
+  return {
+    cpus: online,
+    cpuModel,
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    clockTicksPerSecond: clockTicksPerSecond(),
+  };
+}
