@@ -6,6 +6,7 @@
 import { createServer, type Socket } from 'node:net';
 import {
   type Actor,
+  type AnyActorRef,
   createActor,
   fromCallback,
   type InspectionEvent,
@@ -83,6 +84,28 @@ function peerOf(socket: Socket): string {
   return `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
 }
 
+const CONNECTION_ID = /^connection\.(\d+)$/;
+
+/**
+ * The connection actors share the acceptor's actor system, and so its
+ * inspector: this lets through the acceptor's own events and those of the
+ * first `count` connections, and drops the rest, so that a thousand
+ * connections do not flood the inspector page.
+ */
+function onlyFirstConnections(
+  inspect: Observer<InspectionEvent> | ((event: InspectionEvent) => void),
+  count: number,
+): Observer<InspectionEvent> {
+  const next =
+    typeof inspect === 'function' ? inspect : (event: InspectionEvent) => inspect.next?.(event);
+  return {
+    next(event) {
+      const match = CONNECTION_ID.exec((event.actorRef as AnyActorRef).id);
+      if (match === null || Number(match[1]) <= count) next(event);
+    },
+  };
+}
+
 /** Starts the server; resolves once it listens, or rejects with ERR_ADDRESS_IN_USE or ERR_LISTEN_FAILED. */
 export async function startServer(settings: ServerSettings): Promise<RunningServer> {
   const log = settings.log ?? silentLogger;
@@ -103,6 +126,15 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
     onError: (err) =>
       log.error('sensor worker failed', { code: 'ERR_SENSOR_FAILED', error: describeError(err) }),
   });
+  try {
+    await sensors.ready();
+  } catch (err) {
+    await sensors.close();
+    throw new MeteoError(
+      'ERR_LISTEN_FAILED',
+      `the sensor pool did not start: ${describeError(err)}`,
+    );
+  }
   const welcome: Welcome = {
     type: 'welcome',
     version: PROTOCOL_VERSION,
@@ -168,13 +200,8 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
           limits,
           log,
           telemetry,
-          ...(settings.inspect && connection <= inspectConnections
-            ? { inspect: settings.inspect }
-            : {}),
-          onClosed: () => {
-            connections.delete(connection);
-            self.send({ type: 'CONNECTION_CLOSED', connection });
-          },
+          parent: self,
+          onClosed: () => connections.delete(connection),
         });
         connections.set(connection, handle);
       },
@@ -202,7 +229,9 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
       maxConnections: settings.maxConnections ?? DEFAULTS.maxConnections,
       drainTimeoutMs: settings.drainTimeoutMs ?? DEFAULTS.drainTimeoutMs,
     },
-    ...(settings.inspect ? { inspect: settings.inspect } : {}),
+    ...(settings.inspect
+      ? { inspect: onlyFirstConnections(settings.inspect, inspectConnections) }
+      : {}),
   });
   actor.subscribe({
     error: (err) =>

@@ -5,7 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
-import { type Actor, createActor, type InspectionEvent, type Observer } from 'xstate';
+import { type Actor, type AnyActorRef, createActor } from 'xstate';
 import { describeError } from '../lib/errors.js';
 import { FrameDecoder, MAX_REQUEST_FRAME_BYTES } from '../lib/framing.js';
 import type { Logger } from '../lib/log.js';
@@ -20,6 +20,7 @@ import {
   connectionMachine,
   type Reply,
 } from '../machines/connectionMachine.js';
+import { Watchdog } from './watchdog.js';
 
 /** Where reads go: the sensor pool in production. */
 export interface Sensors {
@@ -58,8 +59,11 @@ export interface ConnectionOptions {
   readonly limits: ConnectionLimits;
   readonly log: Logger;
   readonly telemetry: Telemetry;
-  /** Where the actor reports to the XState inspector, when it is one of the inspected. */
-  readonly inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+  /**
+   * The acceptor: the connection actor shares its actor system (and so its
+   * inspector), and its end reaches it as XState's done or error event.
+   */
+  readonly parent: AnyActorRef;
   /** Called once, when the connection is over and its socket gone. */
   readonly onClosed: () => void;
 }
@@ -72,6 +76,11 @@ export interface ConnectionHandle {
   abort(): void;
 }
 
+/** The id of connection `number`'s actor, under which the acceptor hears of its end. */
+export function connectionActorId(number: number): string {
+  return `connection.${number}`;
+}
+
 /** Starts the connection actor for one accepted socket. */
 export function startConnection(options: ConnectionOptions): ConnectionHandle {
   const { transport, sensors, log, telemetry } = options;
@@ -82,7 +91,7 @@ export function startConnection(options: ConnectionOptions): ConnectionHandle {
 
   const link: ConnectionLink = {
     read: (reads, done) => sensors.read(reads, done),
-    send(batch: readonly Reply[], sent?: () => void) {
+    send(batch: readonly Reply[], sent: () => void) {
       const now = performance.now();
       for (const { message, reading, receivedAt } of batch) {
         if (message.type === 'error') telemetry.errorSent(message.code);
@@ -95,19 +104,19 @@ export function startConnection(options: ConnectionOptions): ConnectionHandle {
         }
       }
       replies += batch.length;
-      if (!stream.writable) {
-        // Nobody to write to; the close that follows ends the connection.
-        sent?.();
-        return;
-      }
+      // Nobody to write to: the machine leaves replying at once, and the close that follows ends it.
+      if (!stream.writable) return;
       // One write for the whole batch: one syscall, and the replies leave in order.
-      // Its callback runs once the socket has taken every byte, however many writes that took.
+      const write = watchdog.nextWrite();
       stream.write(
         batch.length === 1
           ? encodeMessage((batch[0] as Reply).message)
           : Buffer.concat(batch.map((reply) => encodeMessage(reply.message))),
-        sent && (() => sent()),
+        () => watchdog.written(write),
       );
+      // Nearly always the socket takes it at once (writableLength is back to 0 before write
+      // returns) and the machine moves on without an event; otherwise SENT comes once it has.
+      if (stream.writableLength > 0) watchdog.writeWaiting(write, sent);
     },
     get bufferedBytes() {
       return stream.writableLength;
@@ -117,16 +126,18 @@ export function startConnection(options: ConnectionOptions): ConnectionHandle {
     close: () => closeGracefully(stream),
   };
 
+  const watchdog = new Watchdog(options.limits, (event) => actor.send(event));
   const actor = createActor(connectionMachine, {
-    id: `connection${connectionId}`,
+    id: connectionActorId(options.number),
+    parent: options.parent,
     input: { connectionId, welcome: options.welcome, link, limits: options.limits },
-    ...(options.inspect ? { inspect: options.inspect } : {}),
   });
 
   let closed = false;
   const finish = (reason: string): void => {
     if (closed) return;
     closed = true;
+    watchdog.stop();
     telemetry.connectionClosed(reason);
     log.info('connection closed', { connection: options.number, peer, reason, replies });
     options.onClosed();
@@ -156,11 +167,9 @@ export function startConnection(options: ConnectionOptions): ConnectionHandle {
   stream.on('data', (chunk: Buffer) => {
     const { frames, error } = decoder.push(chunk);
     if (frames.length > 0) {
-      actor.send({
-        type: 'RECEIVED',
-        messages: frames.map(decodeClientMessage),
-        receivedAt: performance.now(),
-      });
+      const receivedAt = performance.now();
+      watchdog.received(receivedAt);
+      actor.send({ type: 'RECEIVED', messages: frames.map(decodeClientMessage), receivedAt });
     }
     if (error) actor.send({ type: 'BAD_STREAM', code: error.code, message: error.message });
   });

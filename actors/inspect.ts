@@ -50,6 +50,29 @@ function withoutLink(context: MachineContext): MachineContext {
 }
 
 /**
+ * The Stately inspector draws an actor from its snapshots, and XState sends
+ * one per event: the state at the end of the event's macrostep. A state left
+ * within that macrostep (`replying`, when the socket takes the replies at
+ * once) would never be drawn. So every microstep is sent as a snapshot, and
+ * the end-of-event snapshot only when it is not the last microstep again.
+ */
+function withMicrosteps(next: (event: InspectionEvent) => void): Observer<InspectionEvent> {
+  const lastSent = new WeakMap<object, unknown>();
+  return {
+    next(event) {
+      if (event.type === '@xstate.microstep') {
+        lastSent.set(event.actorRef, event.snapshot);
+        next({ ...event, type: '@xstate.snapshot' } as InspectionEvent);
+        return;
+      }
+      if (event.type === '@xstate.snapshot' && lastSent.get(event.actorRef) === event.snapshot)
+        return;
+      next(event);
+    },
+  };
+}
+
+/**
  * Starts the relay on `port` (or joins the one already there, so the server
  * and the client can share one inspector page), and connects an inspector
  * to it.
@@ -64,7 +87,7 @@ export async function startInspection(port: number = DEFAULT_INSPECT_PORT): Prom
   });
   return {
     url: `http://localhost:${port}`,
-    observer: inspector.inspect,
+    observer: withMicrosteps((event) => inspector.inspect.next?.(event)),
     startedRelay,
     stop() {
       inspector.stop();

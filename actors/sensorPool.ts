@@ -73,6 +73,20 @@ export class SensorPool {
     this.#piscina.on('error', options.onError ?? (() => {}));
   }
 
+  /**
+   * Resolves once every worker thread has loaded the model and answered a
+   * task, so the first client's first read does not wait for a thread to
+   * start (about 100 ms here).
+   */
+  async ready(): Promise<void> {
+    const empty: SensorTask = {
+      readings: new Uint8Array(0),
+      stations: new Uint8Array(0),
+      times: new Float64Array(0),
+    };
+    await Promise.all(Array.from({ length: this.#threads }, () => this.#piscina.run(empty)));
+  }
+
   /** Pool tasks sent to the workers since the pool started (each carries a batch of reads). */
   get tasksRun(): number {
     return this.#tasks;

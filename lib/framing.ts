@@ -34,7 +34,8 @@ export interface FrameBatch {
  */
 export class FrameDecoder {
   readonly #maxBodyBytes: number;
-  readonly #header = Buffer.alloc(FRAME_HEADER_BYTES);
+  /** Made the first time a length prefix arrives split: most connections never need it. */
+  #header: Buffer | undefined;
   #headerFill = 0;
   #body: Buffer | undefined;
   #bodyFill = 0;
@@ -79,6 +80,7 @@ export class FrameDecoder {
         size = data.readUInt32BE(offset);
         offset += FRAME_HEADER_BYTES;
       } else {
+        this.#header ??= Buffer.alloc(FRAME_HEADER_BYTES);
         const copied = data.copy(
           this.#header,
           this.#headerFill,

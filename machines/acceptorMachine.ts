@@ -6,11 +6,14 @@
  *   open(binding → listening) ──SHUTDOWN──▶ draining ──▶ stopped
  *            └──LISTEN_FAILED──▶ failed
  *
- * The connection actors are supervised, not children: each runs on its own,
- * and reports its end with CONNECTION_CLOSED. So accepting the ten-thousandth
- * connection costs what accepting the first did (no per-child bookkeeping in
- * this machine's snapshot), and a fault in one connection cannot reach this
- * machine or any other connection.
+ * Each connection actor (`connection.N`) has this actor as its parent and
+ * shares its actor system, so its end reaches this machine as XState's own
+ * `xstate.done.actor.connection.N` (or `xstate.error.actor.connection.N`,
+ * when it failed: handled here, so a fault in one connection reaches no
+ * other and never this machine). They are started by an action rather than
+ * spawned, so they are not in this machine's snapshot: accepting the
+ * ten-thousandth connection costs what accepting the first did (a spawn
+ * copies the parent's map of children every time).
  *
  * Pure: the listening socket and the connection actors live in actors/acceptor.ts.
  */
@@ -46,7 +49,10 @@ export type AcceptorEvent =
   | { readonly type: 'LISTENING'; readonly address: string; readonly port: number }
   | { readonly type: 'LISTEN_FAILED'; readonly code: ErrorCode; readonly message: string }
   | { readonly type: 'CONNECTION'; readonly transport: Transport }
-  | { readonly type: 'CONNECTION_CLOSED'; readonly connection: number }
+  /** A connection actor reached its final state. */
+  | { readonly type: `xstate.done.actor.connection.${number}` }
+  /** A connection actor failed; it has already closed its socket. */
+  | { readonly type: `xstate.error.actor.connection.${number}`; readonly error: unknown }
   | { readonly type: 'SHUTDOWN' };
 
 export const acceptorMachine = setup({
@@ -100,7 +106,8 @@ export const acceptorMachine = setup({
   }),
   initial: 'open',
   on: {
-    CONNECTION_CLOSED: { actions: 'countClosed' },
+    'xstate.done.actor.connection.*': { actions: 'countClosed' },
+    'xstate.error.actor.connection.*': { actions: 'countClosed' },
   },
   states: {
     open: {

@@ -1,21 +1,25 @@
 /**
  * One client connection, from the server's side (docs/PROTOCOL.md §4–§8).
  *
- *   awaiting-request ──RECEIVED──▶ computing ──COMPUTED──▶ replying ──SENT──▶ awaiting-request
+ *   awaiting-request ──RECEIVED──▶ computing ──COMPUTED──▶ replying ──(written)──▶ awaiting-request
  *                                                              └──▶ closing ──PEER_CLOSED──▶ closed
  *
  * Requests that arrive while a batch is being computed or written wait in
  * `queue`, the connection's mailbox, in the order they came. Everything in
  * the queue goes through `computing` and `replying` together: one sensor read
- * for the lot, one write for all their replies, in request order. So a batch
- * costs three events (its arrival, the sensor results, the write done),
- * however many requests are pipelined in it. `replying` lasts until the
- * socket has taken the whole write: a peer that reads slowly holds the
- * connection there, which is the backpressure.
+ * for the lot, one write for all their replies, in request order. A batch
+ * costs two events, its arrival and the sensor results, however many
+ * requests are pipelined in it (docs/PERFORMANCE.md says what each costs).
+ * The replies are written on the way into `replying`, which is left at once
+ * when the socket took the whole write, and otherwise waits for SENT: a peer
+ * that reads slowly holds the connection there, which is the backpressure.
  *
- * The limits of docs/PROTOCOL.md §7 are here too: the handshake and idle
- * timeouts, the depth of the queue (past it the socket is paused, and TCP
- * pushes back on the client), and the slow-reader limits on output.
+ * The limits of docs/PROTOCOL.md §7 are here too: the handshake, idle and
+ * write timeouts (HANDSHAKE_TIMEOUT, IDLE_TIMEOUT and WRITE_TIMEOUT come from
+ * one lazy timer per connection that actors/watchdog.ts keeps, not from
+ * XState delays, which would be scheduled and cancelled on every request),
+ * the depth of the queue (past it the socket is paused, and TCP pushes back
+ * on the client), and the output limit.
  *
  * Pure: every effect goes through `context.link`, which actors/connection.ts
  * binds to a socket and the sensor pool, and a spec to a fake. The link is
@@ -23,7 +27,7 @@
  * resources belong to one connection, and providing per connection would
  * rebuild the machine for every socket.
  */
-import { assign, enqueueActions, setup } from 'xstate';
+import { assign, setup } from 'xstate';
 import { type ErrorCode, MeteoError } from '../lib/errors.js';
 import {
   type ClientMessage,
@@ -63,9 +67,12 @@ export type WorkItem =
 export interface ConnectionLink {
   /** Make these reads, as of now; call `done` once with one result per read, in order. */
   read(reads: readonly SensorRead[], done: (results: readonly SensorResult[]) => void): void;
-  /** Write these replies to the peer, in order, in one write; call `sent` once the socket has taken all of it. */
-  send(replies: readonly Reply[], sent?: () => void): void;
-  /** Bytes written but not yet taken by the peer. */
+  /**
+   * Write these replies to the peer, in order, in one write. When the socket
+   * cannot take all of it at once, call `sent` once it has (and not otherwise).
+   */
+  send(replies: readonly Reply[], sent: () => void): void;
+  /** Bytes written but not yet taken by the peer: 0 when the last write went out whole. */
   readonly bufferedBytes: number;
   /** Take nothing more from the socket for now. */
   pauseReading(): void;
@@ -78,13 +85,13 @@ export interface ConnectionLink {
 export interface ConnectionLimits {
   /** Time from connect to a completed handshake. */
   readonly handshakeTimeoutMs: number;
-  /** Time without a request, once nothing is left to answer. */
+  /** Time without a request (the link raises IDLE_TIMEOUT). */
   readonly idleTimeoutMs: number;
   /** Requests waiting to be computed; at this depth the socket is paused. */
   readonly maxQueuedRequests: number;
   /** Bytes written but not taken by the peer; past this the connection is closed. */
   readonly maxOutputBytes: number;
-  /** Time the peer may leave the send buffer full before the connection is closed. */
+  /** Time a write may wait for the peer to read (the link raises WRITE_TIMEOUT). */
   readonly writeTimeoutMs: number;
 }
 
@@ -105,10 +112,12 @@ export interface ConnectionContext extends ConnectionInput {
   readonly greeted: boolean;
   /** Received, not yet in a batch: the mailbox, in arrival order. */
   readonly queue: readonly WorkItem[];
-  /** The batch going through `computing` and `replying`. */
+  /**
+   * The batch being computed, and after it the last one, until the next
+   * replaces it: clearing it would cost an assign (a context and snapshot
+   * copy) on every request, and it holds a few small objects.
+   */
   readonly batch: readonly WorkItem[];
-  /** The replies to `batch`, in order, once computed. */
-  readonly replies: readonly Reply[];
   /** No more requests are taken: an error that ends the connection is queued, or the server is stopping. */
   readonly closing: boolean;
   /** The peer has finished sending (half-close): answer what is queued, then close. */
@@ -131,8 +140,14 @@ export type ConnectionEvent =
   | { readonly type: 'BAD_STREAM'; readonly code: ErrorCode; readonly message: string }
   /** The sensor results for the reads of the current batch, in order. */
   | { readonly type: 'COMPUTED'; readonly results: readonly SensorResult[] }
-  /** The socket has taken the whole write of the current batch's replies. */
+  /** The socket has taken the whole write of the current batch's replies, which it could not take at once. */
   | { readonly type: 'SENT' }
+  /** The handshake timeout has passed since the connection opened (greeted or not). */
+  | { readonly type: 'HANDSHAKE_TIMEOUT' }
+  /** No request has arrived for the idle timeout. */
+  | { readonly type: 'IDLE_TIMEOUT' }
+  /** A write has waited for the peer to read for the write timeout. */
+  | { readonly type: 'WRITE_TIMEOUT' }
   /** The peer half-closed: it will send nothing more. */
   | { readonly type: 'PEER_ENDED' }
   /** The socket is gone, by either side; nothing more can be written. */
@@ -247,6 +262,9 @@ function assemble(
   });
 }
 
+/** One empty list for every empty queue and batch: no allocation per request to say "nothing". */
+const NOTHING: readonly WorkItem[] = Object.freeze([]);
+
 function readsOf(batch: readonly WorkItem[]): SensorRead[] {
   const reads: SensorRead[] = [];
   for (const item of batch) if (item.kind === 'read') reads.push(item);
@@ -260,30 +278,41 @@ export const connectionMachine = setup({
     input: {} as ConnectionInput,
   },
   actions: {
+    /** The queue is being taken: if it had paused reading, read again. */
+    resumeReading: ({ context }) => {
+      if (context.readPaused && !context.closing) context.link.resumeReading();
+    },
+    /** The queue becomes the batch. */
+    startBatch: assign(({ context }) => ({
+      batch: context.queue,
+      queue: NOTHING,
+      readPaused: false,
+    })),
     /** Ask the sensors for the batch's readings; the results come back as COMPUTED. */
     readSensors: ({ context, self }) =>
       context.link.read(readsOf(context.batch), (results) =>
         self.send({ type: 'COMPUTED', results }),
       ),
-    sendReplies: ({ context, self }) =>
-      context.link.send(context.replies, () => self.send({ type: 'SENT' })),
+    /** Write the batch's replies, in request order, in one write; SENT follows only if the socket could not take it at once. */
+    sendReplies: ({ context, event, self }) => {
+      if (event.type !== 'COMPUTED') return;
+      context.link.send(assemble(context.welcome, context.batch, event.results), () =>
+        self.send({ type: 'SENT' }),
+      );
+    },
     pauseReading: ({ context }) => context.link.pauseReading(),
     closeTransport: ({ context }) => context.link.close(),
     admit: assign(({ context, event }) =>
       event.type === 'RECEIVED' ? admit(context, event.messages, event.receivedAt) : {},
     ),
-    /** At the queue's depth limit, stop reading: TCP then slows the client down. */
-    applyBackpressure: enqueueActions(({ context, enqueue }) => {
-      if (context.readPaused || context.closing) return;
-      if (context.queue.length < context.limits.maxQueuedRequests) return;
-      enqueue(({ context }) => context.link.pauseReading());
-      enqueue.assign({ readPaused: true });
+    /** Admit straight into a new batch: the request path of an idle connection, in one step. */
+    admitAsBatch: assign(({ context, event }) => {
+      if (event.type !== 'RECEIVED') return {};
+      const { queue, ...admitted } = admit(context, event.messages, event.receivedAt);
+      return { ...admitted, batch: queue };
     }),
-    releaseBackpressure: enqueueActions(({ context, enqueue }) => {
-      if (!context.readPaused || context.closing) return;
-      enqueue(({ context }) => context.link.resumeReading());
-      enqueue.assign({ readPaused: false });
-    }),
+    /** At the queue's depth limit, reading stops: TCP then slows the client down. */
+    markReadPaused: assign({ readPaused: true }),
     /** Queue the error that ends the connection, after everything already queued. */
     closeWith: assign(({ context }, params: { code: ErrorCode; message: string }) =>
       context.closing
@@ -295,24 +324,17 @@ export const connectionMachine = setup({
           },
     ),
     /**
-     * The peer does not read: its replies cannot be queued behind the others,
-     * so the error is written past them, for whatever the peer reads.
+     * The peer does not read: its error cannot wait behind replies it will
+     * not read, so it is written past them, for whatever the peer still reads.
      */
-    cutOffSlowReader: enqueueActions(({ context, enqueue }, params: { message: string }) => {
+    sendSlowReaderError: ({ context }, params: { message: string }) => {
       const { reply } = serverError('ERR_SLOW_READER', params.message) as Extract<
         WorkItem,
         { kind: 'reply' }
       >;
-      enqueue(() => context.link.send([reply]));
-      enqueue.assign({ closing: true, closeReason: 'ERR_SLOW_READER' });
-    }),
-    takeBatch: assign(({ context }) => ({ batch: context.queue, queue: [] })),
-    assembleReplies: assign(({ context, event }) =>
-      event.type === 'COMPUTED'
-        ? { replies: assemble(context.welcome, context.batch, event.results) }
-        : {},
-    ),
-    clearBatch: assign({ batch: [], replies: [] }),
+      context.link.send([reply], () => {});
+    },
+    markSlowReader: assign({ closing: true, closeReason: 'ERR_SLOW_READER' }),
     markPeerEnded: assign(({ context }) => ({
       peerEnded: true,
       closeReason: context.closeReason ?? 'client-ended',
@@ -330,31 +352,34 @@ export const connectionMachine = setup({
   },
   guards: {
     hasQueuedWork: ({ context }) => context.queue.length > 0,
+    isClosing: ({ context }) => context.closing,
     isFinished: ({ context }) => context.closing || context.peerEnded,
     isNotGreeted: ({ context }) => !context.greeted,
+    /** These messages fill the queue to its depth limit. */
+    fillsQueue: ({ context, event }) =>
+      event.type === 'RECEIVED' &&
+      !context.readPaused &&
+      !context.closing &&
+      context.queue.length + event.messages.length >= context.limits.maxQueuedRequests,
+    /** The socket took the whole write at once: nothing waits to be read. */
+    outputFlushed: ({ context }) => context.link.bufferedBytes === 0,
     outputOverLimit: ({ context }) => context.link.bufferedBytes > context.limits.maxOutputBytes,
-  },
-  delays: {
-    handshakeTimeout: ({ context }) => context.limits.handshakeTimeoutMs,
-    idleTimeout: ({ context }) => context.limits.idleTimeoutMs,
-    writeTimeout: ({ context }) => context.limits.writeTimeoutMs,
   },
 }).createMachine({
   id: 'connection',
   context: ({ input }) => ({
     ...input,
     greeted: false,
-    queue: [],
-    batch: [],
-    replies: [],
+    queue: NOTHING,
+    batch: NOTHING,
     closing: false,
     peerEnded: false,
     readPaused: false,
     closeReason: null,
   }),
   initial: 'awaiting-request',
-  after: {
-    handshakeTimeout: [
+  on: {
+    HANDSHAKE_TIMEOUT: [
       {
         guard: 'isNotGreeted',
         actions: {
@@ -368,9 +393,10 @@ export const connectionMachine = setup({
       // Greeted in time: nothing to do.
       {},
     ],
-  },
-  on: {
-    RECEIVED: { actions: ['admit', 'applyBackpressure'] },
+    RECEIVED: [
+      { guard: 'fillsQueue', actions: ['admit', 'pauseReading', 'markReadPaused'] },
+      { actions: 'admit' },
+    ],
     BAD_STREAM: {
       actions: [
         {
@@ -391,18 +417,18 @@ export const connectionMachine = setup({
     },
     PEER_ENDED: { actions: 'markPeerEnded' },
     PEER_CLOSED: { target: '.closed', actions: 'markPeerClosed' },
-    // Only `replying` waits for a write; one that finishes after the connection gave up on it is news to nobody.
+    // The timers run all the time; each matters only in the state that waits on what it times.
+    IDLE_TIMEOUT: {},
+    WRITE_TIMEOUT: {},
     SENT: {},
     '*': { actions: 'failOnUnexpectedEvent' },
   },
   states: {
     'awaiting-request': {
-      always: [
-        { guard: 'hasQueuedWork', target: 'computing' },
-        { guard: 'isFinished', target: 'closing' },
-      ],
-      after: {
-        idleTimeout: {
+      on: {
+        // Nothing is queued here: what arrives is the next batch, whatever its size.
+        RECEIVED: [{ guard: 'isClosing' }, { target: 'computing', actions: 'admitAsBatch' }],
+        IDLE_TIMEOUT: {
           actions: {
             type: 'closeWith',
             params: ({ context }) => ({
@@ -412,41 +438,52 @@ export const connectionMachine = setup({
           },
         },
       },
+      // Work queued without a request (an error that closes), or nothing left to do.
+      always: [
+        { guard: 'hasQueuedWork', target: 'computing', actions: ['resumeReading', 'startBatch'] },
+        { guard: 'isFinished', target: 'closing' },
+      ],
     },
     computing: {
-      entry: ['takeBatch', 'releaseBackpressure', 'readSensors'],
+      entry: 'readSensors',
       on: {
-        COMPUTED: { target: 'replying', actions: 'assembleReplies' },
+        COMPUTED: { target: 'replying', actions: 'sendReplies' },
       },
     },
     replying: {
-      entry: 'sendReplies',
-      exit: 'clearBatch',
       always: [
         {
           guard: 'outputOverLimit',
           target: 'closing',
-          actions: {
-            type: 'cutOffSlowReader',
-            params: ({ context }) => ({
-              message: `more than ${context.limits.maxOutputBytes} bytes of replies are waiting to be read`,
-            }),
-          },
+          actions: [
+            {
+              type: 'sendSlowReaderError',
+              params: ({ context }) => ({
+                message: `more than ${context.limits.maxOutputBytes} bytes of replies are waiting to be read`,
+              }),
+            },
+            'markSlowReader',
+          ],
         },
+        // The socket took the whole write at once, as it does unless the peer is slow to read.
+        { guard: 'outputFlushed', target: 'awaiting-request' },
       ],
-      // A peer that does not read leaves the write unfinished: past the write timeout, cut it off.
-      after: {
-        writeTimeout: {
+      on: {
+        SENT: 'awaiting-request',
+        // A peer that does not read leaves the write unfinished: past the write timeout, cut it off.
+        WRITE_TIMEOUT: {
           target: 'closing',
-          actions: {
-            type: 'cutOffSlowReader',
-            params: ({ context }) => ({
-              message: `replies went unread for ${context.limits.writeTimeoutMs} ms`,
-            }),
-          },
+          actions: [
+            {
+              type: 'sendSlowReaderError',
+              params: ({ context }) => ({
+                message: `replies went unread for ${context.limits.writeTimeoutMs} ms`,
+              }),
+            },
+            'markSlowReader',
+          ],
         },
       },
-      on: { SENT: 'awaiting-request' },
     },
     closing: {
       entry: 'closeTransport',

@@ -5,6 +5,7 @@
  */
 import { Duplex } from 'node:stream';
 import { expect } from 'chai';
+import { type Actor, type AnyStateMachine, createActor, createMachine } from 'xstate';
 import { type ConnectionHandle, type Sensors, startConnection } from '../../actors/connection.js';
 import { FRAME_HEADER_BYTES, FrameDecoder, MAX_REPLY_FRAME_BYTES } from '../../lib/framing.js';
 import { createLogger } from '../../lib/log.js';
@@ -115,6 +116,18 @@ describe('actors/connection', () => {
   let logged: string[];
 
   let stats: ServerStats;
+  /** Stands in for the acceptor: the connection's parent, told of its end. */
+  let parent: Actor<AnyStateMachine>;
+  let parentHeard: string[];
+
+  beforeEach(() => {
+    parentHeard = [];
+    parent = createActor(
+      createMachine({
+        on: { '*': { actions: ({ event }) => parentHeard.push(event.type) } },
+      }),
+    ).start();
+  });
 
   function start(sensors: Sensors = fakeSensors(), highWaterMark?: number, limits = LIMITS): void {
     socket = new FakeSocket(highWaterMark);
@@ -129,12 +142,14 @@ describe('actors/connection', () => {
       limits,
       log: createLogger((line) => logged.push(line), 'debug'),
       telemetry: stats,
+      parent,
       onClosed: () => closed++,
     });
   }
 
   afterEach(() => {
     socket.destroy();
+    parent.stop();
   });
 
   it('answers a hello and the requests pipelined behind it in one write, in order', async () => {
@@ -195,6 +210,7 @@ describe('actors/connection', () => {
     await new Promise((resolve) => setTimeout(resolve, 10));
     expect(closed).to.equal(1);
     expect(handle.actor.getSnapshot().status).to.equal('done');
+    expect(parentHeard).to.deep.equal(['xstate.done.actor.connection.1']);
   });
 
   it('ends this connection alone when a fault is thrown inside it: ERR_INTERNAL to the peer, a log line, a count', async () => {
@@ -213,5 +229,6 @@ describe('actors/connection', () => {
       logged.some((line) => line.includes('connection failed') && line.includes('wiring fault')),
     ).to.equal(true);
     expect(stats.snapshot().connections.closed).to.deep.equal({ ERR_INTERNAL: 1 });
+    expect(parentHeard).to.deep.equal(['xstate.error.actor.connection.1']);
   });
 });

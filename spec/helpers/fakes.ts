@@ -32,10 +32,23 @@ export class FakeLink implements ConnectionLink {
   readonly sentReplies: (readonly Reply[])[] = [];
   /** Every call, in order: 'read', 'send', 'pauseReading', 'resumeReading', 'close'. */
   readonly calls: string[] = [];
-  /** While true, writes are not taken: their `sent` callbacks wait for `drain()`, as a slow peer makes them. */
+  /**
+   * While true, writes are not taken at once: their `sent` callbacks wait for
+   * `drain()`, as a slow peer makes them. Otherwise a write is taken whole at
+   * once, as a socket nearly always takes one, and `sent` is not called.
+   */
   congested = false;
-  bufferedBytes = 0;
   readonly #heldWrites: (() => void)[] = [];
+  #unread = 0;
+
+  /** Bytes the peer has not read: what the spec set, and at least one while a write is held. */
+  get bufferedBytes(): number {
+    return this.#heldWrites.length > 0 ? Math.max(1, this.#unread) : this.#unread;
+  }
+
+  set bufferedBytes(bytes: number) {
+    this.#unread = bytes;
+  }
   pauseReadingCalls = 0;
   resumeReadingCalls = 0;
   closeCalls = 0;
@@ -55,13 +68,11 @@ export class FakeLink implements ConnectionLink {
     }
   }
 
-  send(replies: readonly Reply[], sent?: () => void): void {
+  send(replies: readonly Reply[], sent: () => void): void {
     this.calls.push('send');
     this.sentReplies.push(replies);
     this.sent.push(replies.map((reply) => reply.message));
-    if (!sent) return;
     if (this.congested) this.#heldWrites.push(sent);
-    else sent();
   }
 
   /** The peer reads again: every held write is taken, in order. */

@@ -88,19 +88,19 @@ describe('integration: the XState inspector', function () {
           .map((event) => event.snapshot?.value),
       );
     await until(() => {
-      const connection = actorNamed('connection#1');
+      const connection = actorNamed('connection.1');
       return connection !== undefined && valuesOf(connection.sessionId).has('replying');
     }, 'the first connection actor to be relayed through replying');
 
     expect(actorNamed('acceptor'), 'the acceptor is relayed').to.not.equal(undefined);
-    const connection = actorNamed('connection#1') as Relayed;
+    const connection = actorNamed('connection.1') as Relayed;
     expect([...valuesOf(connection.sessionId)]).to.include.members([
       'awaiting-request',
       'computing',
       'replying',
     ]);
     expect(
-      actorNamed('connection#2'),
+      actorNamed('connection.2'),
       'past --inspect-connections, a connection sends nothing',
     ).to.equal(undefined);
     // The socket and its functions stay out of the page: the context shows data only.

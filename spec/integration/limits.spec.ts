@@ -162,9 +162,10 @@ describe('integration: limits, bad input and faults', function () {
     it('closes a connection silent for the idle timeout with ERR_IDLE_TIMEOUT', async () => {
       await serve({ handshakeTimeoutMs: 5_000 });
       const idle = await greeted();
+      // Silence is counted from the last request the client sent.
+      const started = Date.now();
       idle.send({ type: 'read', id: 1, reading: 'rainfall' });
       expect(await idle.next()).to.deep.include({ type: 'reading', id: 1 });
-      const started = Date.now();
       expect((await idle.rest()).map(codeOf)).to.deep.equal(['ERR_IDLE_TIMEOUT']);
       expect(Date.now() - started).to.be.at.least(700);
       await eventually(() =>

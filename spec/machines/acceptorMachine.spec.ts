@@ -56,8 +56,9 @@ describe('machines/acceptorMachine', () => {
     return accepted;
   }
 
+  /** A connection actor, the acceptor's child, reached its final state: XState tells the parent so. */
   const closed = (connection: number): void => {
-    actor.send({ type: 'CONNECTION_CLOSED', connection });
+    actor.send({ type: `xstate.done.actor.connection.${connection}` });
   };
 
   afterEach(() => actor.stop());
@@ -133,6 +134,20 @@ describe('machines/acceptorMachine', () => {
       expect(refused).to.have.length(1);
       expect(started.map((s) => s.connection)).to.deep.equal([1, 2, 3, 4]);
       expect(context()).to.include({ open: 3, accepted: 4, rejected: 1 });
+    });
+
+    it('counts a connection that failed as closed, and carries on', () => {
+      accept();
+      accept();
+      actor.send({ type: 'xstate.error.actor.connection.1', error: new Error('fault') });
+      expect(actor.getSnapshot().status).to.equal('active');
+      expect(context().open).to.equal(1);
+    });
+
+    it('is not moved by the end of an actor that is not a connection', () => {
+      accept();
+      actor.send({ type: 'xstate.done.actor.somebody-else' } as never);
+      expect(context().open).to.equal(1);
     });
   });
 

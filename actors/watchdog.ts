@@ -1,0 +1,114 @@
+import { performance } from 'node:perf_hooks';
+import type { ConnectionLimits } from '../machines/connectionMachine.js';
+
+/** What a watchdog tells the connection machine; the machine decides what each means in its state. */
+export type WatchdogEvent =
+  | { readonly type: 'HANDSHAKE_TIMEOUT' }
+  | { readonly type: 'IDLE_TIMEOUT' }
+  | { readonly type: 'WRITE_TIMEOUT' };
+
+/**
+ * The handshake, idle and write timers of one connection. They are lazy, as
+ * the timers of a busy server must be: a request only stamps a time, and a
+ * timer, when it fires, looks at the stamps and either raises its event or
+ * sleeps until the next deadline. So no timer is set or cleared per request
+ * (an XState delay per request would be both, docs/PERFORMANCE.md).
+ */
+export class Watchdog {
+  readonly #limits: ConnectionLimits;
+  readonly #raise: (event: WatchdogEvent) => void;
+  #lastReceivedAt = performance.now();
+  /** When HANDSHAKE_TIMEOUT is due, or null once it has been raised. */
+  #handshakeDeadline: number | null;
+  /** One timer for the handshake deadline and the idle checks. */
+  #timer: NodeJS.Timeout | undefined;
+  /** The write the machine waits for, by number (0: none), its callback, and since when. */
+  #writes = 0;
+  #waitingWrite = 0;
+  #sent: (() => void) | undefined;
+  #writeWaitingSince: number | null = null;
+  #writeTimer: NodeJS.Timeout | undefined;
+  #stopped = false;
+
+  constructor(limits: ConnectionLimits, raise: (event: WatchdogEvent) => void) {
+    this.#limits = limits;
+    this.#raise = raise;
+    this.#handshakeDeadline = this.#lastReceivedAt + limits.handshakeTimeoutMs;
+    this.#arm(Math.min(limits.handshakeTimeoutMs, limits.idleTimeoutMs));
+  }
+
+  /** A request arrived at `at` (performance.now()). */
+  received(at: number): void {
+    this.#lastReceivedAt = at;
+  }
+
+  /** Numbers a write, so that its callback can tell whether it is the one waited for. */
+  nextWrite(): number {
+    return ++this.#writes;
+  }
+
+  /** Write `write` was not taken at once: `sent` when it is, WRITE_TIMEOUT if that takes too long. */
+  writeWaiting(write: number, sent: () => void): void {
+    this.#waitingWrite = write;
+    this.#sent = sent;
+    this.#writeWaitingSince = performance.now();
+    this.#writeTimer ??= unref(setTimeout(this.#checkWrite, this.#limits.writeTimeoutMs));
+  }
+
+  /** The socket has taken write `write` whole. */
+  written(write: number): void {
+    if (write !== this.#waitingWrite) return;
+    const sent = this.#sent;
+    this.#waitingWrite = 0;
+    this.#sent = undefined;
+    this.#writeWaitingSince = null;
+    sent?.();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    clearTimeout(this.#writeTimer);
+  }
+
+  #arm(ms: number): void {
+    this.#timer = unref(setTimeout(this.#check, ms));
+  }
+
+  readonly #check = (): void => {
+    if (this.#stopped) return;
+    const now = performance.now();
+    if (this.#handshakeDeadline !== null && now >= this.#handshakeDeadline) {
+      this.#handshakeDeadline = null;
+      // The machine knows whether the hello came; the timer only says the time is up.
+      this.#raise({ type: 'HANDSHAKE_TIMEOUT' });
+    }
+    if (now - this.#lastReceivedAt >= this.#limits.idleTimeoutMs) {
+      this.#lastReceivedAt = now;
+      this.#raise({ type: 'IDLE_TIMEOUT' });
+    }
+    const idleDue = this.#lastReceivedAt + this.#limits.idleTimeoutMs;
+    const due =
+      this.#handshakeDeadline === null ? idleDue : Math.min(idleDue, this.#handshakeDeadline);
+    this.#arm(Math.max(1, due - now));
+  };
+
+  readonly #checkWrite = (): void => {
+    this.#writeTimer = undefined;
+    if (this.#stopped || this.#writeWaitingSince === null) return;
+    const waitedMs = performance.now() - this.#writeWaitingSince;
+    if (waitedMs >= this.#limits.writeTimeoutMs) {
+      this.#raise({ type: 'WRITE_TIMEOUT' });
+    } else {
+      this.#writeTimer = unref(
+        setTimeout(this.#checkWrite, this.#limits.writeTimeoutMs - waitedMs),
+      );
+    }
+  };
+}
+
+/** A timer that does not keep the process alive: a connection's timers never should. */
+function unref(timer: NodeJS.Timeout): NodeJS.Timeout {
+  timer.unref();
+  return timer;
+}
