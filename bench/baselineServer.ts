@@ -12,7 +12,8 @@
  * server the same way.
  */
 import { createServer, type Socket } from 'node:net';
-import { describeOptions, resolveOptions, SERVER_OPTIONS } from '../lib/config.js';
+import { commandLine, runProgram } from '../actors/cli/program.js';
+import { describeOptions, SERVER_OPTIONS } from '../lib/config.js';
 import { describeError, type ErrorCode } from '../lib/errors.js';
 import { FrameDecoder, MAX_REQUEST_FRAME_BYTES } from '../lib/framing.js';
 import { createLogger } from '../lib/log.js';
@@ -147,18 +148,8 @@ function serve(socket: Socket, welcome: Welcome, sensors: SimulatedStation): voi
 }
 
 async function main(): Promise<number> {
-  let resolution: ReturnType<typeof resolveOptions<typeof SERVER_OPTIONS>>;
-  try {
-    resolution = resolveOptions(SERVER_OPTIONS, process.argv.slice(2), process.env);
-  } catch (err) {
-    process.stderr.write(`${PROGRAM}: ${describeError(err)} (try --help)\n`);
-    return 2;
-  }
-  if (resolution.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
-  const { options } = resolution;
+  const options = commandLine(PROGRAM, SERVER_OPTIONS, USAGE);
+  if (typeof options === 'number') return options;
   const log = createLogger((line) => process.stdout.write(`${line}\n`));
   const sensors = new SimulatedStation(options.seed, DEFAULT_STATION);
   const welcome: Welcome = {
@@ -199,12 +190,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(`${PROGRAM}: internal error: ${describeError(err)}\n`);
-    process.exitCode = 1;
-  },
-);
+runProgram(PROGRAM, main);

@@ -2,10 +2,11 @@
  * `npm run client -- [options]`: polls the station and prints the readings.
  * Thin: options in, client actors up, one readable line on any failure.
  */
-import { CLIENT_OPTIONS, describeOptions, resolveOptions } from '../../lib/config.js';
+import { CLIENT_OPTIONS, describeOptions } from '../../lib/config.js';
 import { describeError } from '../../lib/errors.js';
 import { runClient } from '../client.js';
 import { type Inspection, startInspection } from '../inspect.js';
+import { commandLine, reportEscapedFaults, runProgram } from './program.js';
 
 const USAGE = `Usage: npm run client -- [options]
 
@@ -19,25 +20,12 @@ ${describeOptions(CLIENT_OPTIONS)}`;
 const PROGRAM = 'meteo-client';
 
 async function main(): Promise<number> {
-  let resolution: ReturnType<typeof resolveOptions<typeof CLIENT_OPTIONS>>;
-  try {
-    resolution = resolveOptions(CLIENT_OPTIONS, process.argv.slice(2), process.env);
-  } catch (err) {
-    process.stderr.write(`${PROGRAM}: ${describeError(err)} (try --help)\n`);
-    return 2;
-  }
-  if (resolution.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
-  // Logged, never silent; the connections' actors carry on.
-  process.on('unhandledRejection', (reason) =>
-    process.stderr.write(`${PROGRAM}: unhandled rejection: ${describeError(reason)}\n`),
+  const options = commandLine(PROGRAM, CLIENT_OPTIONS, USAGE);
+  if (typeof options === 'number') return options;
+  reportEscapedFaults((what, err) =>
+    process.stderr.write(`${PROGRAM}: ${what}: ${describeError(err)}\n`),
   );
-  process.on('uncaughtException', (err) =>
-    process.stderr.write(`${PROGRAM}: uncaught exception: ${describeError(err)}\n`),
-  );
-  const { inspect, inspectPort, ...settings } = resolution.options;
+  const { inspect, inspectPort, ...settings } = options;
   let inspection: Inspection | undefined;
   if (inspect) {
     inspection = await startInspection(inspectPort);
@@ -58,12 +46,4 @@ async function main(): Promise<number> {
   return code;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(`${PROGRAM}: internal error: ${describeError(err)}\n`);
-    process.exitCode = 1;
-  },
-);
+runProgram(PROGRAM, main);

@@ -3,13 +3,14 @@
  * server up, signals handled, one readable line on any failure.
  */
 import { readFileSync } from 'node:fs';
-import { describeOptions, resolveOptions, SERVER_OPTIONS } from '../../lib/config.js';
+import { describeOptions, SERVER_OPTIONS } from '../../lib/config.js';
 import { describeError } from '../../lib/errors.js';
 import type { LogLevel } from '../../lib/log.js';
 import { resolveStations, type StationSetup } from '../../lib/sensors/sources.js';
 import { type RunningServer, startServer } from '../acceptor.js';
 import { type Inspection, startInspection } from '../inspect.js';
 import { createPinoLogger } from '../log.js';
+import { commandLine, reportEscapedFaults, runProgram, USAGE_ERROR } from './program.js';
 
 const USAGE = `Usage: npm start -- [options]
 
@@ -22,17 +23,8 @@ ${describeOptions(SERVER_OPTIONS)}`;
 const PROGRAM = 'meteo-server';
 
 async function main(): Promise<number> {
-  let resolution: ReturnType<typeof resolveOptions<typeof SERVER_OPTIONS>>;
-  try {
-    resolution = resolveOptions(SERVER_OPTIONS, process.argv.slice(2), process.env);
-  } catch (err) {
-    process.stderr.write(`${PROGRAM}: ${describeError(err)} (try --help)\n`);
-    return 2;
-  }
-  if (resolution.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+  const options = commandLine(PROGRAM, SERVER_OPTIONS, USAGE);
+  if (typeof options === 'number') return options;
   const {
     inspect,
     inspectPort,
@@ -42,7 +34,7 @@ async function main(): Promise<number> {
     source,
     replaySpeed,
     ...settings
-  } = resolution.options;
+  } = options;
   let setups: StationSetup[];
   try {
     setups = resolveStations(
@@ -51,18 +43,11 @@ async function main(): Promise<number> {
     );
   } catch (err) {
     process.stderr.write(`${PROGRAM}: ${describeError(err)}\n`);
-    return 2;
+    return USAGE_ERROR;
   }
   const log = createPinoLogger({ level: logLevel as LogLevel });
-  // Faults inside connections are caught by their actors; anything that still
-  // escapes is logged, never silent. The server keeps serving: the actors
-  // that own the other connections are untouched by a fault outside them.
-  process.on('unhandledRejection', (reason) =>
-    log.error('unhandled rejection', { error: describeError(reason) }),
-  );
-  process.on('uncaughtException', (err) =>
-    log.error('uncaught exception', { error: describeError(err) }),
-  );
+  // Faults inside connections are caught by their actors; anything else is logged.
+  reportEscapedFaults((what, err) => log.error(what, { error: describeError(err) }));
 
   let inspection: Inspection | undefined;
   if (inspect) {
@@ -116,12 +101,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(`${PROGRAM}: internal error: ${describeError(err)}\n`);
-    process.exitCode = 1;
-  },
-);
+runProgram(PROGRAM, main);

@@ -22,6 +22,7 @@ import type { SensorRead } from '../../lib/sensors/batch.js';
 import { ServerStats } from '../../lib/telemetry.js';
 import { transport } from '../../lib/transport.js';
 import type { ConnectionLimits } from '../../machines/connectionMachine.js';
+import { until } from '../helpers/wait.js';
 
 const WELCOME: Welcome = {
   type: 'welcome',
@@ -91,14 +92,6 @@ function fakeSensors(): Sensors & { calls: number } {
     },
   };
   return sensors;
-}
-
-async function until(condition: () => boolean, what: string, timeoutMs = 2_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
 }
 
 function reads(count: number, firstId = 1): ClientMessage[] {

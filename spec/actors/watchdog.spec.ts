@@ -3,6 +3,7 @@
  */
 import { expect } from 'chai';
 import { Watchdog, type WatchdogEvent } from '../../actors/watchdog.js';
+import { sleep } from '../helpers/wait.js';
 
 const LIMITS = {
   handshakeTimeoutMs: 20,
@@ -11,10 +12,6 @@ const LIMITS = {
   maxOutputBytes: 1_000,
   writeTimeoutMs: 60,
 };
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 describe('actors/watchdog', () => {
   let raised: WatchdogEvent['type'][];

@@ -10,6 +10,7 @@ import type { AnyActorRef, InspectionEvent } from 'xstate';
 import { type RunningServer, startServer } from '../../actors/acceptor.js';
 import { runClient } from '../../actors/client.js';
 import { type Inspection, startInspection } from '../../actors/inspect.js';
+import { until } from '../helpers/wait.js';
 
 interface Relayed {
   readonly type: string;
@@ -24,14 +25,6 @@ async function freePort(): Promise<number> {
   const { port } = probe.address() as { port: number };
   await new Promise((resolve) => probe.close(resolve));
   return port;
-}
-
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 describe('integration: the XState inspector', function () {

@@ -12,6 +12,7 @@ import { FRAME_HEADER_BYTES, frame } from '../../lib/framing.js';
 import { encodeMessage, PROTOCOL_VERSION, type ReceivedServerMessage } from '../../lib/protocol.js';
 import { FAULTY_WORKER_URL } from '../fixtures/faults.js';
 import { RawClient } from '../helpers/rawClient.js';
+import { sleep } from '../helpers/wait.js';
 
 const PINNED_MS = Date.UTC(2026, 10, 26, 9, 0);
 
@@ -25,10 +26,6 @@ const SMALL: Partial<ServerSettings> = {
 
 function codeOf(message: ReceivedServerMessage | undefined): string | undefined {
   return message?.type === 'error' ? message.code : message?.type;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 describe('integration: limits, bad input and faults', function () {

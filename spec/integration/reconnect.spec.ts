@@ -6,18 +6,7 @@
 import { expect } from 'chai';
 import { type RunningServer, startServer } from '../../actors/acceptor.js';
 import { runClient } from '../../actors/client.js';
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
+import { until } from '../helpers/wait.js';
 
 describe('integration: a client through a server restart', function () {
   this.timeout(30_000);
