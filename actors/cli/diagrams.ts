@@ -25,8 +25,10 @@ export const MACHINE_SECTIONS: readonly MachineSection[] = [
       'takes each new connection and starts a connection actor for it, counts the open ones and ' +
       'turns away one over the limit. On shutdown it stops taking connections, tells the open ' +
       'ones, and waits for them to finish, up to a deadline (see [PROTOCOL.md](PROTOCOL.md)). ' +
-      'Connection actors are not its children: each reports its end with `CONNECTION_CLOSED`, so ' +
-      'a fault in one cannot reach the acceptor or another connection.',
+      'Each connection actor (`connection.N`) has the acceptor as its parent and shares its ' +
+      'actor system; its end arrives as XState’s `xstate.done.actor.connection.N`, or ' +
+      '`xstate.error.actor.connection.N` when it failed, which is handled here: a fault in one ' +
+      'connection reaches neither the acceptor nor another connection.',
     machine: acceptorMachine,
   },
   {
@@ -37,8 +39,10 @@ export const MACHINE_SECTIONS: readonly MachineSection[] = [
       'arrive while a batch is being computed or written wait in the connection’s mailbox; ' +
       'everything in it goes through `computing` (one sensor read for the lot) and `replying` ' +
       '(one write for all the replies, in request order) together, then the connection is back ' +
-      'in `awaiting-request`. Bad frames, shutdown and the peer going away are handled whatever ' +
-      'state the connection is in: that is the **any state** box.',
+      'in `awaiting-request`; `replying` is left at once when the socket took the whole write, ' +
+      'and waits for `SENT` when the peer is slow to read. The timeouts arrive as events from the ' +
+      'connection’s watchdog timer. Bad frames, shutdown and the peer going away are handled ' +
+      'whatever state the connection is in: that is the **any state** box.',
     machine: connectionMachine,
   },
   {
