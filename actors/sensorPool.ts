@@ -1,9 +1,14 @@
 /**
  * The sensor pool: Piscina worker threads that run the station model, fed in
- * batches. Every read asked for during one event-loop turn, by any
- * connection, goes to the workers as one task (split across the threads when
- * it is large), because a pool task costs tens of microseconds of messaging
+ * batches, because a pool task costs tens of microseconds of messaging
  * whatever its size, while a read costs under one (docs/PERFORMANCE.md).
+ *
+ * Every read asked for during one event-loop turn, by any connection, goes to
+ * the workers as one task (split across the threads when it is large). Each
+ * thread has at most one task at a time: while all of them are busy, reads
+ * wait, and go together as the next task when a thread is free. So the
+ * batches grow with the load by themselves (as a database's group commit
+ * does), and a lone read still leaves at the end of its turn.
  */
 import type { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
@@ -55,6 +60,10 @@ export class SensorPool {
   #pending: PendingRead[] = [];
   #flushScheduled = false;
   #tasks = 0;
+  /** Tasks sent to the threads and not yet answered: at most one per thread. */
+  #inFlight = 0;
+  /** Told once nothing is pending or in flight (close waits for it). */
+  #onIdle: (() => void) | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(options: SensorPoolOptions) {
@@ -122,7 +131,8 @@ export class SensorPool {
       return;
     }
     this.#pending.push({ reads, timeMs: this.#now(), done });
-    if (!this.#flushScheduled) {
+    // With every thread busy there is nothing to schedule: the next answer sends these.
+    if (!this.#flushScheduled && this.#inFlight < this.#threads) {
       this.#flushScheduled = true;
       // setImmediate runs after the I/O callbacks of this turn: every read
       // that the sockets' data events asked for is in the batch by then.
@@ -130,14 +140,16 @@ export class SensorPool {
     }
   }
 
+  /** Sends what is pending to the free threads; with none free, a task's answer sends it. */
   readonly #flush = (): void => {
     this.#flushScheduled = false;
-    if (this.#pending.length === 0) return;
+    const free = this.#threads - this.#inFlight;
+    if (this.#pending.length === 0 || free <= 0) return;
     const pending = this.#pending;
     this.#pending = [];
     let total = 0;
     for (const caller of pending) total += caller.reads.length;
-    const parts = total > SPLIT_THRESHOLD ? Math.min(this.#threads, pending.length) : 1;
+    const parts = total > SPLIT_THRESHOLD ? Math.min(free, pending.length) : 1;
     const perPart = Math.ceil(pending.length / parts);
     for (let start = 0; start < pending.length; start += perPart) {
       this.#run(pending.slice(start, start + perPart));
@@ -160,18 +172,10 @@ export class SensorPool {
       }
     }
     this.#tasks++;
+    this.#inFlight++;
     this.#piscina.run({ readings, stations, times }).then(
-      (result) => {
-        let at = 0;
-        for (const caller of callers) {
-          const results: SensorResult[] = [];
-          for (let k = 0; k < caller.reads.length; k++, at++) {
-            // A value, ERR_READING_UNAVAILABLE or ERR_SENSOR_FAILED, by the read's status.
-            results.push(sensorResultAt(result, at));
-          }
-          caller.done(results);
-        }
-      },
+      // A value, ERR_READING_UNAVAILABLE or ERR_SENSOR_FAILED, by each read's status.
+      (result) => this.#answer(callers, (at) => sensorResultAt(result, at)),
       (err: unknown) => {
         // The worker died with the task (an exit, a crash): every read in it
         // gets an error reply; Piscina starts a replacement thread.
@@ -179,15 +183,39 @@ export class SensorPool {
           code: 'ERR_SENSOR_FAILED',
           message: `the sensor worker failed: ${describeError(err)}`,
         };
-        for (const caller of callers) caller.done(caller.reads.map(() => failure));
+        this.#answer(callers, () => failure);
       },
     );
+  }
+
+  /**
+   * A task is answered: give each caller its results, in order, then let the
+   * free thread take what waited meanwhile, as one task.
+   */
+  #answer(callers: readonly PendingRead[], resultAt: (at: number) => SensorResult): void {
+    this.#inFlight--;
+    try {
+      let at = 0;
+      for (const caller of callers) {
+        const results: SensorResult[] = [];
+        for (let k = 0; k < caller.reads.length; k++, at++) results.push(resultAt(at));
+        caller.done(results);
+      }
+    } finally {
+      if (this.#pending.length > 0) this.#flush();
+      else if (this.#inFlight === 0) this.#onIdle?.();
+    }
   }
 
   /** Finishes the reads already asked for, then stops the threads. Later reads fail with ERR_SHUTTING_DOWN. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      if (this.#flushScheduled) this.#flush();
+      this.#flush();
+      if (this.#pending.length > 0 || this.#inFlight > 0) {
+        await new Promise<void>((resolve) => {
+          this.#onIdle = resolve;
+        });
+      }
       await this.#piscina.close();
     })();
     return this.#closing;

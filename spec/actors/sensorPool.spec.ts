@@ -5,7 +5,8 @@ import { SimulatedStation } from '../../lib/sensors/model.js';
 import type { SensorResult } from '../../lib/sensors/result.js';
 import { SIMULATED } from '../../lib/sensors/sources.js';
 import { DEFAULT_STATION } from '../../lib/sensors/station.js';
-import { CRASH_AT_MS, FAULTY_WORKER_URL } from '../fixtures/faults.js';
+import { CRASH_AT_MS, FAULTY_WORKER_URL, SLOW_AT_MS } from '../fixtures/faults.js';
+import { nextTurn } from '../helpers/wait.js';
 
 const SEED = 11;
 const PINNED_MS = Date.UTC(2026, 5, 1, 18, 45, 30);
@@ -71,6 +72,55 @@ describe('actors/sensorPool', function () {
       now: () => PINNED_MS,
     });
     await Promise.all(Array.from({ length: 600 }, () => read(pool, ['pressure'])));
+    expect(pool.tasksRun).to.equal(2);
+  });
+
+  it('holds reads while every thread is busy, and sends all that waited as one task when one is free', async () => {
+    let now = SLOW_AT_MS;
+    pool = new SensorPool({
+      threads: 1,
+      seed: SEED,
+      stations: [{ station: DEFAULT_STATION, source: SIMULATED }],
+      now: () => now,
+      workerUrl: FAULTY_WORKER_URL,
+    });
+    const slow = read(pool, ['rainfall']);
+    await nextTurn();
+    expect(pool.tasksRun).to.equal(1);
+    now = PINNED_MS;
+    // Three turns of reads while the only thread is held by the slow one.
+    const waiting: Promise<readonly SensorResult[]>[] = [];
+    for (let turn = 0; turn < 3; turn++) {
+      waiting.push(read(pool, ['maxTemperature']), read(pool, ['rainfall', 'minTemperature']));
+      await nextTurn();
+    }
+    expect(pool.tasksRun).to.equal(1);
+    const [first] = await slow;
+    expect(first).to.have.property('value').that.is.a('number');
+    const results = await Promise.all(waiting);
+    expect(pool.tasksRun).to.equal(2);
+    expect(results.map((result) => result.length)).to.deep.equal([1, 2, 1, 2, 1, 2]);
+    for (const result of results.flat())
+      expect(result).to.have.property('value').that.is.a('number');
+  });
+
+  it('on close, finishes the reads that wait for a busy thread as well as the one it runs', async () => {
+    let now = SLOW_AT_MS;
+    pool = new SensorPool({
+      threads: 1,
+      seed: SEED,
+      stations: [{ station: DEFAULT_STATION, source: SIMULATED }],
+      now: () => now,
+      workerUrl: FAULTY_WORKER_URL,
+    });
+    const slow = read(pool, ['rainfall']);
+    await nextTurn();
+    now = PINNED_MS;
+    const waiting = read(pool, ['maxTemperature']);
+    await pool.close();
+    for (const result of [...(await slow), ...(await waiting)]) {
+      expect(result).to.have.property('value').that.is.a('number');
+    }
     expect(pool.tasksRun).to.equal(2);
   });
 

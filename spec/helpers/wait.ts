@@ -16,3 +16,8 @@ export async function until(
     await sleep(5);
   }
 }
+
+/** Resolves in the next event-loop turn, after this turn's I/O callbacks and immediates. */
+export function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
