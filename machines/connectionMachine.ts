@@ -167,17 +167,18 @@ function stationIndex(welcome: Welcome, id: string): number {
 }
 
 /**
- * Turns received messages into work, in order. The handshake is settled here
- * rather than in a state of its own, because a hello and the requests behind
- * it may arrive in one read and must be answered in that order.
+ * Turns received messages into work, appended to `queue` in order. The
+ * handshake is settled here rather than in a state of its own, because a
+ * hello and the requests behind it may arrive in one read and must be
+ * answered in that order.
  */
 function admit(
   context: ConnectionContext,
   messages: readonly (ClientMessage | Rejected)[],
   receivedAt: number,
-) {
+  queue: WorkItem[],
+): Pick<ConnectionContext, 'greeted' | 'closing' | 'closeReason'> {
   let { greeted, closing, closeReason } = context;
-  const queue = [...context.queue];
   const answer = (message: ServerMessage): void => {
     queue.push({ kind: 'reply', reply: { message, reading: null, receivedAt } });
   };
@@ -228,7 +229,7 @@ function admit(
       }
     }
   }
-  return { queue, greeted, closing, closeReason };
+  return { greeted, closing, closeReason };
 }
 
 /** Zips a batch with the results of its reads into replies, in request order. */
@@ -302,14 +303,28 @@ export const connectionMachine = setup({
     },
     pauseReading: ({ context }) => context.link.pauseReading(),
     closeTransport: ({ context }) => context.link.close(),
-    admit: assign(({ context, event }) =>
-      event.type === 'RECEIVED' ? admit(context, event.messages, event.receivedAt) : {},
-    ),
+    admit: assign(({ context, event }) => {
+      if (event.type !== 'RECEIVED') return {};
+      const queue = [...context.queue];
+      const { greeted, closing, closeReason } = admit(
+        context,
+        event.messages,
+        event.receivedAt,
+        queue,
+      );
+      return { queue, greeted, closing, closeReason };
+    }),
     /** Admit straight into a new batch: the request path of an idle connection, in one step. */
     admitAsBatch: assign(({ context, event }) => {
       if (event.type !== 'RECEIVED') return {};
-      const { queue, ...admitted } = admit(context, event.messages, event.receivedAt);
-      return { ...admitted, batch: queue };
+      const batch: WorkItem[] = [];
+      const { greeted, closing, closeReason } = admit(
+        context,
+        event.messages,
+        event.receivedAt,
+        batch,
+      );
+      return { batch, greeted, closing, closeReason };
     }),
     /** At the queue's depth limit, reading stops: TCP then slows the client down. */
     markReadPaused: assign({ readPaused: true }),
