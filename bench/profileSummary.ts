@@ -8,6 +8,7 @@
  * steady load (`--from-ms`, `--to-ms`, from the profile's start).
  */
 import { readFileSync } from 'node:fs';
+import { isEntryPoint } from '../actors/cli/program.js';
 import { type OptionTable, resolveOptions } from '../lib/config.js';
 import { describeError } from '../lib/errors.js';
 
@@ -263,9 +264,12 @@ function main(argv: readonly string[]): number {
   return 0;
 }
 
-try {
-  process.exitCode = main(process.argv.slice(2));
-} catch (err) {
-  process.stderr.write(`meteo-profile: ${describeError(err)}\n`);
-  process.exitCode = 1;
+// The spec imports this module for its functions; only `node …/profileSummary.js` runs it.
+if (isEntryPoint(import.meta.url)) {
+  try {
+    process.exitCode = main(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`meteo-profile: ${describeError(err)}\n`);
+    process.exitCode = 1;
+  }
 }

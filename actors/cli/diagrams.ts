@@ -5,12 +5,13 @@
  * one on disk differs, so a changed machine needs this run again.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { diagramsDocument, type MachineSection } from '../../lib/diagram.js';
 import { describeError } from '../../lib/errors.js';
 import { acceptorMachine } from '../../machines/acceptorMachine.js';
 import { clientMachine } from '../../machines/clientMachine.js';
 import { connectionMachine } from '../../machines/connectionMachine.js';
+import { isEntryPoint } from './program.js';
 
 /** docs/machines.md, found from this module (dist/actors/cli/) so the working directory does not matter. */
 export const MACHINES_DOC = fileURLToPath(new URL('../../../docs/machines.md', import.meta.url));
@@ -81,7 +82,7 @@ function main(): number {
 }
 
 // The spec imports this module for the document; only `node …/diagrams.js` writes it.
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+if (isEntryPoint(import.meta.url)) {
   try {
     process.exitCode = main();
   } catch (err) {

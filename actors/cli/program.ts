@@ -4,6 +4,7 @@
  * the usage and status 0 for --help), and turn the outcome of its main into
  * an exit status, never a stack trace for the user.
  */
+import { pathToFileURL } from 'node:url';
 import { type OptionTable, type ResolvedOptions, resolveOptions } from '../../lib/config.js';
 import { describeError } from '../../lib/errors.js';
 
@@ -51,4 +52,13 @@ export function runProgram(program: string, main: () => Promise<number>): void {
 export function reportEscapedFaults(report: (what: string, err: unknown) => void): void {
   process.on('unhandledRejection', (reason) => report('unhandled rejection', reason));
   process.on('uncaughtException', (err) => report('uncaught exception', err));
+}
+
+/**
+ * True when the module at `moduleUrl` is the program node was started with,
+ * false when it is imported (by a spec, for its functions).
+ */
+export function isEntryPoint(moduleUrl: string): boolean {
+  const started = process.argv[1];
+  return started !== undefined && moduleUrl === pathToFileURL(started).href;
 }
