@@ -16,16 +16,21 @@
  *
  * The limits of docs/PROTOCOL.md §7 are here too: the handshake, idle and
  * write timeouts (HANDSHAKE_TIMEOUT, IDLE_TIMEOUT and WRITE_TIMEOUT come from
- * one lazy timer per connection that actors/watchdog.ts keeps, not from
- * XState delays, which would be scheduled and cancelled on every request),
- * the depth of the queue (past it the socket is paused, and TCP pushes back
- * on the client), and the output limit.
+ * the lazy timers of actors/watchdog.ts, not from XState delays, which would
+ * be scheduled and cancelled on every request), the depth of the queue (past
+ * it the socket is paused, and TCP pushes back on the client), and the
+ * output limit.
  *
- * Pure: every effect goes through `context.link`, which actors/connection.ts
- * binds to a socket and the sensor pool, and a spec to a fake. The link is
- * passed in as input rather than bound with `.provide()`, because its
- * resources belong to one connection, and providing per connection would
- * rebuild the machine for every socket.
+ * Every effect goes through `context.link`, which actors/connection.ts binds
+ * to a socket and the sensor pool, and a spec to a fake. The link is passed
+ * in as input rather than bound with `.provide()`, because its resources
+ * belong to one connection, and providing per connection would rebuild the
+ * machine for every socket. One thing the machine reads from the link rather
+ * than hears as an event: how many bytes of the write it just made the
+ * socket could not take (`bufferedBytes`, in the guards of `replying`). An
+ * event for a write taken whole would be a third event on every request, for
+ * news that is nearly always "done"; so the machine hears only of the writes
+ * that wait (SENT), and is deterministic given the link's answers.
  */
 import { assign, setup } from 'xstate';
 import { type ErrorCode, MeteoError } from '../lib/errors.js';
@@ -96,7 +101,7 @@ export interface ConnectionLimits {
 }
 
 export interface ConnectionInput {
-  /** A name for logs: the connection's number. */
+  /** A name for the inspector and logs: the connection's number. */
   readonly connectionId: string;
   /** What the server answers a good hello with. */
   readonly welcome: Welcome;
@@ -155,11 +160,9 @@ export type ConnectionEvent =
   /** The server is stopping: answer what was received, then say so and close. */
   | { readonly type: 'SHUTDOWN' };
 
-function serverError(code: ErrorCode, message: string): WorkItem {
-  return {
-    kind: 'reply',
-    reply: { message: errorReply(null, code, message), reading: null, receivedAt: null },
-  };
+/** An error the server raises itself, not about one request. */
+function serverErrorReply(code: ErrorCode, message: string): Reply {
+  return { message: errorReply(null, code, message), reading: null, receivedAt: null };
 }
 
 function stationIndex(welcome: Welcome, id: string): number {
@@ -333,7 +336,10 @@ export const connectionMachine = setup({
       context.closing
         ? {}
         : {
-            queue: [...context.queue, serverError(params.code, params.message)],
+            queue: [
+              ...context.queue,
+              { kind: 'reply', reply: serverErrorReply(params.code, params.message) },
+            ],
             closing: true,
             closeReason: params.code,
           },
@@ -342,12 +348,15 @@ export const connectionMachine = setup({
      * The peer does not read: its error cannot wait behind replies it will
      * not read, so it is written past them, for whatever the peer still reads.
      */
-    sendSlowReaderError: ({ context }, params: { message: string }) => {
-      const { reply } = serverError('ERR_SLOW_READER', params.message) as Extract<
-        WorkItem,
-        { kind: 'reply' }
-      >;
-      context.link.send([reply], () => {});
+    sendSlowReaderError: (
+      { context },
+      params: { cause: 'write-stalled' | 'output-over-limit' },
+    ) => {
+      const message =
+        params.cause === 'write-stalled'
+          ? `replies went unread for ${context.limits.writeTimeoutMs} ms`
+          : `more than ${context.limits.maxOutputBytes} bytes of replies are waiting to be read`;
+      context.link.send([serverErrorReply('ERR_SLOW_READER', message)], () => {});
     },
     markSlowReader: assign({ closing: true, closeReason: 'ERR_SLOW_READER' }),
     markPeerEnded: assign(({ context }) => ({
@@ -357,7 +366,11 @@ export const connectionMachine = setup({
     markPeerClosed: assign(({ context }) => ({
       closeReason: context.closeReason ?? 'client-closed',
     })),
-    /** An event no state expects is a fault in the wiring: fail this connection, loudly, and no other. */
+    /**
+     * An event no state takes (COMPUTED outside `computing`, or a type this
+     * machine does not know) is a fault in the wiring: fail this connection,
+     * loudly, and no other.
+     */
     failOnUnexpectedEvent: ({ event, self }) => {
       throw new MeteoError(
         'ERR_INTERNAL',
@@ -367,7 +380,6 @@ export const connectionMachine = setup({
   },
   guards: {
     hasQueuedWork: ({ context }) => context.queue.length > 0,
-    isClosing: ({ context }) => context.closing,
     isFinished: ({ context }) => context.closing || context.peerEnded,
     isNotGreeted: ({ context }) => !context.greeted,
     /** These messages fill the queue to its depth limit. */
@@ -441,8 +453,9 @@ export const connectionMachine = setup({
   states: {
     'awaiting-request': {
       on: {
-        // Nothing is queued here: what arrives is the next batch, whatever its size.
-        RECEIVED: [{ guard: 'isClosing' }, { target: 'computing', actions: 'admitAsBatch' }],
+        // Nothing is queued here, and nothing is closing (that leaves at once, below):
+        // what arrives is the next batch, whatever its size.
+        RECEIVED: { target: 'computing', actions: 'admitAsBatch' },
         IDLE_TIMEOUT: {
           actions: {
             type: 'closeWith',
@@ -471,12 +484,7 @@ export const connectionMachine = setup({
           guard: 'outputOverLimit',
           target: 'closing',
           actions: [
-            {
-              type: 'sendSlowReaderError',
-              params: ({ context }) => ({
-                message: `more than ${context.limits.maxOutputBytes} bytes of replies are waiting to be read`,
-              }),
-            },
+            { type: 'sendSlowReaderError', params: { cause: 'output-over-limit' } },
             'markSlowReader',
           ],
         },
@@ -489,12 +497,7 @@ export const connectionMachine = setup({
         WRITE_TIMEOUT: {
           target: 'closing',
           actions: [
-            {
-              type: 'sendSlowReaderError',
-              params: ({ context }) => ({
-                message: `replies went unread for ${context.limits.writeTimeoutMs} ms`,
-              }),
-            },
+            { type: 'sendSlowReaderError', params: { cause: 'write-stalled' } },
             'markSlowReader',
           ],
         },
@@ -502,6 +505,9 @@ export const connectionMachine = setup({
     },
     closing: {
       entry: 'closeTransport',
+      // The socket drains and the peer's FIN ends it: nothing more is read,
+      // queued or paused here (pausing would stop the read that sees the FIN).
+      on: { RECEIVED: {}, BAD_STREAM: {}, SHUTDOWN: {} },
     },
     closed: {
       type: 'final',

@@ -541,6 +541,18 @@ describe('machines/connectionMachine', () => {
       expect(actor.getSnapshot().value).to.equal('closed');
     });
 
+    it('once closing, takes SHUTDOWN as news of nothing: reading stays on, for the peer’s FIN', () => {
+      greet();
+      send({ type: 'PEER_ENDED' });
+      expect(state()).to.equal('closing');
+      const calls = link.calls.length;
+      send({ type: 'SHUTDOWN' });
+      expect(link.calls.slice(calls)).to.deep.equal([]);
+      expect(link.pauseReadingCalls).to.equal(0);
+      expect(state()).to.equal('closing');
+      expect(actor.getSnapshot().context.closeReason).to.equal('client-ended');
+    });
+
     it('ends in closed on PEER_CLOSED after closing', () => {
       send({ type: 'SHUTDOWN' });
       expect(state()).to.equal('closing');
