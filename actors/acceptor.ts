@@ -3,7 +3,7 @@
  * sensor pool, and one connection actor per accepted socket, supervised here
  * (machines/acceptorMachine.ts says why they are not its children).
  */
-import { createServer, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import {
   type Actor,
   type AnyActorRef,
@@ -57,7 +57,11 @@ export interface ServerSettings extends Partial<ConnectionLimits> {
   readonly workerUrl?: URL;
   /** Sends the acceptor and the first `inspectConnections` connection actors to the XState inspector. */
   readonly inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
-  /** How many connection actors (the first ones) the inspector gets; the rest send nothing. */
+  /**
+   * How many connection actors (the first ones) the inspector gets. The rest
+   * share the acceptor's actor system and so still build their inspection
+   * events, which are dropped here; without `inspect`, nothing is built.
+   */
   readonly inspectConnections?: number;
   /** Serve Prometheus metrics on this port of `host` (0 picks a free one); none when absent. */
   readonly metricsPort?: number;
@@ -78,6 +82,12 @@ export interface RunningServer {
    * (for at most the drain timeout), then closes the pool. Idempotent.
    */
   stop(): Promise<void>;
+  /**
+   * Settles with the fault if the acceptor itself fails (an action of its
+   * own throws); it then accepts nothing more and has closed every
+   * connection, and the program should stop. Never settles otherwise.
+   */
+  readonly failed: Promise<unknown>;
 }
 
 function peerOf(socket: Socket): string {
@@ -88,9 +98,11 @@ const CONNECTION_ID = /^connection\.(\d+)$/;
 
 /**
  * The connection actors share the acceptor's actor system, and so its
- * inspector: this lets through the acceptor's own events and those of the
- * first `count` connections, and drops the rest, so that a thousand
- * connections do not flood the inspector page.
+ * inspector (XState attaches one per system): this lets through the
+ * acceptor's own events and those of the first `count` connections, and
+ * drops the rest, so that a thousand connections do not flood the inspector
+ * page. The dropped events are still built: inspection has a cost per
+ * connection, and is off unless asked for.
  */
 function onlyFirstConnections(
   inspect: Observer<InspectionEvent> | ((event: InspectionEvent) => void),
@@ -158,10 +170,13 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
     writeTimeoutMs: settings.writeTimeoutMs ?? DEFAULTS.writeTimeoutMs,
   };
 
+  /** The listening socket, while the listener runs. */
+  let listeningSocket: Server | undefined;
   const logic = acceptorMachine.provide({
     actors: {
       listener: fromCallback<AcceptorEvent>(({ sendBack }) => {
         const server = createServer({ allowHalfOpen: true, noDelay: true });
+        listeningSocket = server;
         let listening = false;
         server.on('connection', (socket) =>
           sendBack({ type: 'CONNECTION', transport: transport(socket, peerOf(socket)) }),
@@ -187,23 +202,30 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
         });
         return () => {
           server.close();
+          listeningSocket = undefined;
         };
       }),
     },
     actions: {
       startConnection: ({ self }, { transport, connection }) => {
-        const handle = startConnection({
-          transport,
-          number: connection,
-          welcome,
-          sensors,
-          limits,
-          log,
-          telemetry,
-          parent: self,
-          onClosed: () => connections.delete(connection),
-        });
-        connections.set(connection, handle);
+        try {
+          const handle = startConnection({
+            transport,
+            number: connection,
+            welcome,
+            sensors,
+            limits,
+            log,
+            telemetry,
+            parent: self,
+            onClosed: () => connections.delete(connection),
+          });
+          connections.set(connection, handle);
+        } catch (err) {
+          // No actor owns this socket: close it here, then let the fault fail the acceptor.
+          transport.stream.destroy();
+          throw err;
+        }
       },
       refuseConnection: (_, { transport, code, message }) => {
         log.warn('connection refused', { peer: transport.peer, code });
@@ -233,9 +255,21 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
       ? { inspect: onlyFirstConnections(settings.inspect, inspectConnections) }
       : {}),
   });
+  let reportFailure: (err: unknown) => void = () => {};
+  const failed = new Promise<unknown>((resolve) => {
+    reportFailure = resolve;
+  });
   actor.subscribe({
-    error: (err) =>
-      log.error('acceptor failed', { code: 'ERR_INTERNAL', error: describeError(err) }),
+    error: (err) => {
+      log.error('acceptor failed', { code: 'ERR_INTERNAL', error: describeError(err) });
+      // XState does not stop the children of an actor that fails: stop the
+      // listener and close the connections here, so that no client waits on
+      // a server that no longer serves it.
+      listeningSocket?.close();
+      listeningSocket = undefined;
+      for (const connection of connections.values()) connection.abort();
+      reportFailure(err);
+    },
   });
   actor.start();
 
@@ -295,6 +329,7 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
     sensors,
     stats: () => stats.snapshot(),
     metricsPort: metricsServer?.port ?? null,
+    failed,
     stop() {
       stopping ??= (async () => {
         await shutdown();

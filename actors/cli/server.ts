@@ -85,10 +85,22 @@ async function main(): Promise<number> {
       : { metrics: `http://${server.address}:${server.metricsPort}/metrics` }),
   });
 
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+  const stopped = await Promise.race([
+    new Promise<{ signal: NodeJS.Signals }>((resolve) => {
+      process.once('SIGINT', (signal) => resolve({ signal }));
+      process.once('SIGTERM', (signal) => resolve({ signal }));
+    }),
+    server.failed.then((error) => ({ error })),
+  ]);
+  if ('error' in stopped) {
+    // The acceptor has logged its fault and closed its connections; a
+    // supervisor (systemd, a container runtime) can start the server again.
+    await server.stop();
+    inspection?.stop();
+    log.error('stopped after a fault', { code: 'ERR_INTERNAL' });
+    return 1;
+  }
+  const { signal } = stopped;
   // A second interrupt while draining means "now".
   process.once('SIGINT', () => {
     log.warn('second interrupt; exiting at once');

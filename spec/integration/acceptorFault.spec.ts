@@ -1,0 +1,74 @@
+/**
+ * A fault in the acceptor itself (one of its own actions throws, here a
+ * telemetry sink that fails on the second connection). XState stops a failed
+ * actor but not its children, so the server must stop its listener and close
+ * its connections itself, and say so through `failed`: nothing is left
+ * accepting connections that nobody serves. Real sockets on 127.0.0.1, a real
+ * pool, real actors.
+ */
+import { connect } from 'node:net';
+import { expect } from 'chai';
+import { type RunningServer, startServer } from '../../actors/acceptor.js';
+import type { Telemetry } from '../../lib/telemetry.js';
+import { RawClient } from '../helpers/rawClient.js';
+
+/** Counts like any sink, and throws on the second connection accepted. */
+function failingOnSecondConnection(): Telemetry {
+  let accepted = 0;
+  return {
+    connectionAccepted() {
+      accepted++;
+      if (accepted === 2) throw new Error('telemetry sink broke');
+    },
+    connectionRejected() {},
+    connectionClosed() {},
+    requestServed() {},
+    errorSent() {},
+  };
+}
+
+function refused(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      reject(new Error('the port still accepts connections'));
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? String(err)));
+  });
+}
+
+describe('integration: a fault in the acceptor', function () {
+  this.timeout(20_000);
+  let server: RunningServer;
+  const clients: RawClient[] = [];
+
+  beforeEach(async () => {
+    server = await startServer({
+      host: '127.0.0.1',
+      port: 0,
+      threads: 1,
+      seed: 3,
+      telemetry: failingOnSecondConnection(),
+    });
+  });
+
+  afterEach(async () => {
+    for (const client of clients.splice(0)) client.destroy();
+    await server.stop();
+  });
+
+  it('stops listening, closes every connection and settles `failed` with the fault', async () => {
+    const { client: first } = await RawClient.greeted(server.port);
+    clients.push(first);
+    const second = await RawClient.connect(server.port);
+    clients.push(second);
+
+    const fault = await server.failed;
+    expect(String(fault)).to.include('telemetry sink broke');
+    // The connection that was served is closed, and so is the one that broke the acceptor.
+    await Promise.all([first.closed, second.closed]);
+    expect(await refused(server.port)).to.equal('ECONNREFUSED');
+    expect(server.actor.getSnapshot().status).to.equal('error');
+  });
+});
