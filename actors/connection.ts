@@ -10,8 +10,6 @@ import { describeError } from '../lib/errors.js';
 import { FrameDecoder, MAX_REQUEST_FRAME_BYTES } from '../lib/framing.js';
 import type { Logger } from '../lib/log.js';
 import { decodeClientMessage, encodeMessage, errorReply, type Welcome } from '../lib/protocol.js';
-import type { SensorRead } from '../lib/sensors/batch.js';
-import type { SensorResult } from '../lib/sensors/result.js';
 import type { Telemetry } from '../lib/telemetry.js';
 import type { Transport } from '../lib/transport.js';
 import {
@@ -23,9 +21,7 @@ import {
 import { Watchdog } from './watchdog.js';
 
 /** Where reads go: the sensor pool in production. */
-export interface Sensors {
-  read(reads: readonly SensorRead[], done: (results: readonly SensorResult[]) => void): void;
-}
+export type Sensors = Pick<ConnectionLink, 'read'>;
 
 /**
  * After the server ends a connection, how long it keeps reading (and
@@ -92,6 +88,9 @@ export function startConnection(options: ConnectionOptions): ConnectionHandle {
   const link: ConnectionLink = {
     read: (reads, done) => sensors.read(reads, done),
     send(batch: readonly Reply[], sent: () => void) {
+      // Nobody to write to: nothing is counted as sent, the machine leaves
+      // replying at once, and the close that follows ends it.
+      if (!stream.writable) return;
       const now = performance.now();
       for (const { message, reading, receivedAt } of batch) {
         if (message.type === 'error') telemetry.errorSent(message.code);
@@ -104,8 +103,6 @@ export function startConnection(options: ConnectionOptions): ConnectionHandle {
         }
       }
       replies += batch.length;
-      // Nobody to write to: the machine leaves replying at once, and the close that follows ends it.
-      if (!stream.writable) return;
       // One write for the whole batch: one syscall, and the replies leave in order.
       const write = watchdog.nextWrite();
       stream.write(

@@ -36,7 +36,16 @@ export interface SensorPoolOptions {
   readonly workerUrl?: URL;
   /** Told when a worker fails outside any task. */
   readonly onError?: (err: unknown) => void;
+  /**
+   * How long a task may run before its reads fail with ERR_SENSOR_FAILED and
+   * its thread is replaced (a sensor that hangs must not hold its callers,
+   * or the server's shutdown, for ever). Default SENSOR_READ_TIMEOUT_MS.
+   */
+  readonly readTimeoutMs?: number;
 }
+
+/** The default deadline of a pool task: far beyond the milliseconds a batch takes. */
+export const SENSOR_READ_TIMEOUT_MS = 5_000;
 
 export type ReadCallback = (results: SensorResult[]) => void;
 
@@ -57,6 +66,7 @@ export class SensorPool {
   readonly #piscina: Piscina<SensorTask, SensorTaskResult>;
   readonly #now: () => number;
   readonly #threads: number;
+  readonly #readTimeoutMs: number;
   #pending: PendingRead[] = [];
   #flushScheduled = false;
   #tasks = 0;
@@ -69,6 +79,7 @@ export class SensorPool {
   constructor(options: SensorPoolOptions) {
     this.#now = options.now ?? Date.now;
     this.#threads = options.threads;
+    this.#readTimeoutMs = options.readTimeoutMs ?? SENSOR_READ_TIMEOUT_MS;
     const workerData: SensorWorkerData = { seed: options.seed, stations: options.stations };
     this.#piscina = new Piscina({
       filename: (options.workerUrl ?? new URL('./sensorWorker.js', import.meta.url)).href,
@@ -83,9 +94,10 @@ export class SensorPool {
   }
 
   /**
-   * Resolves once every worker thread has loaded the model and answered a
-   * task, so the first client's first read does not wait for a thread to
-   * start (about 100 ms here).
+   * Resolves once the pool has answered one empty task per thread (Piscina
+   * hands them to the threads as they come up, so usually one each), so the
+   * first client's first read does not wait for a thread to start (about
+   * 100 ms here).
    */
   async ready(): Promise<void> {
     const empty: SensorTask = {
@@ -173,15 +185,20 @@ export class SensorPool {
     }
     this.#tasks++;
     this.#inFlight++;
-    this.#piscina.run({ readings, stations, times }).then(
+    // Aborting a running task terminates its thread; Piscina starts another.
+    const signal = AbortSignal.timeout(this.#readTimeoutMs);
+    this.#piscina.run({ readings, stations, times }, { signal }).then(
       // A value, ERR_READING_UNAVAILABLE or ERR_SENSOR_FAILED, by each read's status.
       (result) => this.#answer(callers, (at) => sensorResultAt(result, at)),
       (err: unknown) => {
-        // The worker died with the task (an exit, a crash): every read in it
-        // gets an error reply; Piscina starts a replacement thread.
+        // The worker died with the task (an exit, a crash) or overran its
+        // deadline: every read in it gets an error reply, and Piscina starts
+        // a replacement thread.
         const failure: SensorResult = {
           code: 'ERR_SENSOR_FAILED',
-          message: `the sensor worker failed: ${describeError(err)}`,
+          message: signal.aborted
+            ? `the sensor read took longer than ${this.#readTimeoutMs} ms`
+            : `the sensor worker failed: ${describeError(err)}`,
         };
         this.#answer(callers, () => failure);
       },

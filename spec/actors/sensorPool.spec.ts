@@ -124,6 +124,28 @@ describe('actors/sensorPool', function () {
     expect(pool.tasksRun).to.equal(2);
   });
 
+  it('fails the reads of a task past its deadline with ERR_SENSOR_FAILED, and serves later reads from a new thread', async () => {
+    let now = SLOW_AT_MS;
+    pool = new SensorPool({
+      threads: 1,
+      seed: SEED,
+      stations: [{ station: DEFAULT_STATION, source: SIMULATED }],
+      now: () => now,
+      workerUrl: FAULTY_WORKER_URL,
+      readTimeoutMs: 150,
+    });
+    const [late] = await read(pool, ['rainfall']);
+    expect(late).to.deep.equal({
+      code: 'ERR_SENSOR_FAILED',
+      message: 'the sensor read took longer than 150 ms',
+    });
+    // The held thread was terminated; once its replacement is up, reads are served again.
+    await pool.ready();
+    now = PINNED_MS;
+    const [after] = await read(pool, ['rainfall']);
+    expect(after).to.have.property('value').that.is.a('number');
+  });
+
   it('answers an empty list at once, without a task', async () => {
     pool = new SensorPool({
       threads: 1,
