@@ -80,7 +80,7 @@ export interface ReadingReply {
   readonly reading: Reading;
   readonly value: number;
   readonly unit: string;
-  /** Time of the observation, whole seconds (docs/PROTOCOL.md §5.3). */
+  /** Time of the observation, whole seconds (docs/PROTOCOL.md §5.2). */
   readonly observedAt: Date;
 }
 
