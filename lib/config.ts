@@ -326,7 +326,8 @@ export const SERVER_OPTIONS = Object.freeze({
     min: 4_096,
     max: 1_073_741_824,
     default: 1_048_576,
-    description: 'bytes of replies a connection may leave unread before it is closed',
+    description:
+      "bytes one batch of replies may leave in the server's own socket buffer (Node's writableLength) once written, before the connection is closed",
   },
   writeTimeoutMs: {
     kind: 'integer',
@@ -335,7 +336,8 @@ export const SERVER_OPTIONS = Object.freeze({
     min: 100,
     max: 3_600_000,
     default: 30_000,
-    description: 'milliseconds a connection may leave its send buffer full before it is closed',
+    description:
+      'milliseconds a write of replies may wait for the peer to read before the connection is closed',
   },
   drainTimeoutMs: {
     kind: 'integer',
