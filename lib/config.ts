@@ -13,6 +13,8 @@ interface OptionBase {
   /** The environment variable that sets it when the flag is absent. */
   readonly env?: string;
   readonly description: string;
+  /** How `--help` shows the default, where the value would say nothing (an empty string). */
+  readonly defaultText?: string;
 }
 
 export interface IntegerOption extends OptionBase {
@@ -175,7 +177,8 @@ export function describeOptions(table: OptionTable): string {
         ? `--${spec.flag}`
         : `--${spec.flag} ${spec.kind === 'integer' ? 'N' : 'TEXT'}`;
     const env = spec.env ? ` [env ${spec.env}]` : '';
-    const fallback = spec.kind === 'boolean' ? '' : ` (default ${spec.default})`;
+    const fallback =
+      spec.kind === 'boolean' ? '' : ` (default ${spec.defaultText ?? String(spec.default)})`;
     return [flag, `${spec.description}${fallback}${env}`] as const;
   });
   rows.push(['--help, -h', 'show this help and exit']);
@@ -424,7 +427,8 @@ export const CLIENT_OPTIONS = Object.freeze({
     flag: 'station',
     env: 'METEO_STATION',
     default: '',
-    description: "station to poll, by id; the server's default station when empty",
+    defaultText: "the server's default station",
+    description: 'station to poll, by id',
   },
   units: {
     kind: 'string',
