@@ -70,8 +70,9 @@ function parseValue(
   switch (spec.kind) {
     case 'boolean':
       if (typeof raw === 'boolean') return raw;
+      // A string comes only from a variable, and never empty: resolveOptions takes that as unset.
       if (/^(1|true|yes|on)$/i.test(raw)) return true;
-      if (/^(0|false|no|off|)$/i.test(raw)) return false;
+      if (/^(0|false|no|off)$/i.test(raw)) return false;
       throw new MeteoError(
         'ERR_BAD_VALUE',
         `${source} must be true or false (got ${JSON.stringify(raw)})`,
