@@ -226,117 +226,6 @@ function unpackBody(body: Uint8Array): { fields: Fields } | { error: string } {
   return { fields: value };
 }
 
-// ---------------------------------------------------------------- what msgpackr lets through
-
-/** The MessagePack timestamp's extension type, −1, as its byte: the one extension of the protocol (§3). */
-const TIMESTAMP_EXTENSION = 0xff;
-
-/** The keys of a client message whose values must be integers (docs/PROTOCOL.md §3). */
-const INTEGER_KEYS = ['id', 'version'] as const;
-const INTEGER_KEY_BYTES = INTEGER_KEYS.map((key) => Buffer.from(key, 'utf8'));
-
-interface WireScan {
-  /** Why the body is outside the protocol though msgpackr read it, or null. */
-  readonly problem: string | null;
-  /** The integer keys whose value the body wrote as a float. */
-  readonly floats: readonly string[];
-}
-
-/** An unsigned big-endian integer of 1, 2 or 4 bytes at `at`; past the end, more than any body. */
-function uintAt(view: DataView, at: number, width: number): number {
-  if (at + width > view.byteLength) return Number.POSITIVE_INFINITY;
-  return width === 1 ? view.getUint8(at) : width === 2 ? view.getUint16(at) : view.getUint32(at);
-}
-
-/** Bytes after the markers 0xca to 0xd3: float 32 and 64, uint 8 to 64, int 8 to 64. */
-const FIXED_WIDTHS = [4, 8, 1, 2, 4, 8, 1, 2, 4, 8];
-
-function extensionProblem(type: number | undefined): string {
-  const signed = type === undefined ? '(none)' : type > 0x7f ? type - 0x100 : type;
-  return `MessagePack extension type ${signed} is not part of the protocol (only the timestamp, -1, is)`;
-}
-
-/**
- * msgpackr reads more than the protocol allows, into values the field checks
- * cannot tell from plain ones: its own extensions (fixext 1 type 0 reads as
- * `undefined`, so as an absent field; type 0x72 defines a record that reads
- * as a map; others a Set, an Error, a BigInt...) and a float that happens to
- * be whole (float 64 1.0 reads as the number 1). So a client body is walked
- * once more as plain MessagePack (docs/PROTOCOL.md §3), after msgpackr has
- * accepted it. The walk is iterative: a deep value costs no stack.
- */
-function scanWire(body: Uint8Array): WireScan {
-  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
-  let at = 0;
-
-  /** Steps over the value at `at`, nested values included; a problem, or null. */
-  const skip = (): string | null => {
-    let pending = 1;
-    while (pending > 0) {
-      pending--;
-      const token = body[at++];
-      if (token === undefined) return 'a value is cut short';
-      if (token <= 0x7f || token >= 0xe0 || (token >= 0xc0 && token <= 0xc3)) {
-        // fixint, negative fixint, nil, (never used), false, true: the token is the value
-      } else if (token <= 0x8f) {
-        pending += 2 * (token & 0x0f); // fixmap
-      } else if (token <= 0x9f) {
-        pending += token & 0x0f; // fixarray
-      } else if (token <= 0xbf) {
-        at += token & 0x1f; // fixstr
-      } else if (token <= 0xc6) {
-        const width = 2 ** (token - 0xc4); // bin 8, 16, 32: a length, then the bytes
-        at += width + uintAt(view, at, width);
-      } else if (token <= 0xc9) {
-        const width = 2 ** (token - 0xc7); // ext 8, 16, 32: a length, the type, the data
-        if (body[at + width] !== TIMESTAMP_EXTENSION) return extensionProblem(body[at + width]);
-        at += width + 1 + uintAt(view, at, width);
-      } else if (token <= 0xd3) {
-        at += FIXED_WIDTHS[token - 0xca] as number; // float, uint, int
-      } else if (token <= 0xd8) {
-        // fixext 1, 2, 4, 8, 16: the type, then 2^(token - 0xd4) bytes of data
-        if (body[at] !== TIMESTAMP_EXTENSION) return extensionProblem(body[at]);
-        at += 1 + 2 ** (token - 0xd4);
-      } else if (token <= 0xdb) {
-        const width = 2 ** (token - 0xd9); // str 8, 16, 32: a length, then the bytes
-        at += width + uintAt(view, at, width);
-      } else {
-        const width = token === 0xdc || token === 0xde ? 2 : 4; // array 16, 32; map 16, 32
-        pending += uintAt(view, at, width) * (token >= 0xde ? 2 : 1);
-        at += width;
-      }
-    }
-    return at <= body.length ? null : 'a value is cut short';
-  };
-
-  const first = body[0] as number;
-  const width = first === 0xde ? 2 : first === 0xdf ? 4 : 0;
-  if ((first < 0x80 || first > 0x8f) && width === 0) {
-    // Not a map: msgpackr made an object of an extension, which the walk finds.
-    return { problem: skip() ?? 'a message must be a MessagePack map', floats: [] };
-  }
-  let entries = width === 0 ? first & 0x0f : uintAt(view, 1, width);
-  at = 1 + width;
-  const floats: string[] = [];
-  for (; entries > 0; entries--) {
-    const key = body[at] as number;
-    const keyWidth =
-      key >= 0xa0 && key <= 0xbf ? 0 : key >= 0xd9 && key <= 0xdb ? 2 ** (key - 0xd9) : -1;
-    if (keyWidth < 0) return { problem: 'the keys of a message must be strings', floats };
-    const keyStart = at + 1 + keyWidth;
-    const keyProblem = skip();
-    if (keyProblem !== null) return { problem: keyProblem, floats };
-    const keyBytes = body.subarray(keyStart, at);
-    const integerKey = INTEGER_KEY_BYTES.findIndex((bytes) => bytes.equals(keyBytes));
-    if (integerKey >= 0 && (body[at] === 0xca || body[at] === 0xcb)) {
-      floats.push(INTEGER_KEYS[integerKey] as string);
-    }
-    const valueProblem = skip();
-    if (valueProblem !== null) return { problem: valueProblem, floats };
-  }
-  return { problem: null, floats };
-}
-
 function isUint32(value: unknown): value is number {
   return (
     typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= MAX_REQUEST_ID
@@ -357,31 +246,23 @@ export function decodeClientMessage(body: Uint8Array): ClientMessage | Rejected 
   const unpacked = unpackBody(body);
   if ('error' in unpacked) return rejected(null, 'ERR_BAD_MESSAGE', unpacked.error);
   const { fields } = unpacked;
-  const wire = scanWire(body);
-  /** The value of an integer key, if it is one in range and was written as an integer. */
-  const uint32 = (key: (typeof INTEGER_KEYS)[number]): number | null => {
-    const value = fields[key];
-    return isUint32(value) && !wire.floats.includes(key) ? value : null;
-  };
   switch (fields['type']) {
     case 'hello': {
-      const version = uint32('version');
-      if (version === null) {
+      const version = fields['version'];
+      if (!isUint32(version)) {
         return rejected(null, 'ERR_BAD_MESSAGE', 'hello.version must be an unsigned integer');
       }
-      if (wire.problem !== null) return rejected(null, 'ERR_BAD_MESSAGE', wire.problem);
       return { type: 'hello', version };
     }
     case 'read': {
-      const id = uint32('id');
-      if (id === null) {
+      const id = fields['id'];
+      if (!isUint32(id)) {
         return rejected(
           null,
           'ERR_BAD_MESSAGE',
           `read.id must be an integer from 0 to ${MAX_REQUEST_ID}`,
         );
       }
-      if (wire.problem !== null) return rejected(id, 'ERR_BAD_MESSAGE', wire.problem);
       const reading = fields['reading'];
       if (typeof reading !== 'string') {
         return rejected(id, 'ERR_BAD_MESSAGE', 'read.reading must be a string');
@@ -405,7 +286,7 @@ export function decodeClientMessage(body: Uint8Array): ClientMessage | Rejected 
       return { type: 'read', id, reading, station };
     }
     default:
-      return rejected(null, 'ERR_BAD_MESSAGE', wire.problem ?? 'type must be "hello" or "read"');
+      return rejected(null, 'ERR_BAD_MESSAGE', 'type must be "hello" or "read"');
   }
 }
 
