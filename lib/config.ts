@@ -13,6 +13,8 @@ interface OptionBase {
   /** The environment variable that sets it when the flag is absent. */
   readonly env?: string;
   readonly description: string;
+  /** How `--help` shows the default, where the value would say nothing (an empty string). */
+  readonly defaultText?: string;
 }
 
 export interface IntegerOption extends OptionBase {
@@ -68,8 +70,9 @@ function parseValue(
   switch (spec.kind) {
     case 'boolean':
       if (typeof raw === 'boolean') return raw;
+      // A string comes only from a variable, and never empty: resolveOptions takes that as unset.
       if (/^(1|true|yes|on)$/i.test(raw)) return true;
-      if (/^(0|false|no|off|)$/i.test(raw)) return false;
+      if (/^(0|false|no|off)$/i.test(raw)) return false;
       throw new MeteoError(
         'ERR_BAD_VALUE',
         `${source} must be true or false (got ${JSON.stringify(raw)})`,
@@ -175,7 +178,8 @@ export function describeOptions(table: OptionTable): string {
         ? `--${spec.flag}`
         : `--${spec.flag} ${spec.kind === 'integer' ? 'N' : 'TEXT'}`;
     const env = spec.env ? ` [env ${spec.env}]` : '';
-    const fallback = spec.kind === 'boolean' ? '' : ` (default ${spec.default})`;
+    const fallback =
+      spec.kind === 'boolean' ? '' : ` (default ${spec.defaultText ?? String(spec.default)})`;
     return [flag, `${spec.description}${fallback}${env}`] as const;
   });
   rows.push(['--help, -h', 'show this help and exit']);
@@ -326,7 +330,8 @@ export const SERVER_OPTIONS = Object.freeze({
     min: 4_096,
     max: 1_073_741_824,
     default: 1_048_576,
-    description: 'bytes of replies a connection may leave unread before it is closed',
+    description:
+      "bytes one batch of replies may leave in the server's own socket buffer (Node's writableLength) once written, before the connection is closed",
   },
   writeTimeoutMs: {
     kind: 'integer',
@@ -335,7 +340,8 @@ export const SERVER_OPTIONS = Object.freeze({
     min: 100,
     max: 3_600_000,
     default: 30_000,
-    description: 'milliseconds a connection may leave its send buffer full before it is closed',
+    description:
+      'milliseconds a write of replies may wait for the peer to read before the connection is closed',
   },
   drainTimeoutMs: {
     kind: 'integer',
@@ -422,7 +428,8 @@ export const CLIENT_OPTIONS = Object.freeze({
     flag: 'station',
     env: 'METEO_STATION',
     default: '',
-    description: "station to poll, by id; the server's default station when empty",
+    defaultText: "the server's default station",
+    description: 'station to poll, by id',
   },
   units: {
     kind: 'string',

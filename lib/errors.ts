@@ -16,11 +16,11 @@ export const ERROR_CODES = {
   // Wire: the server could not serve a valid request.
   ERR_SENSOR_FAILED: 'the sensor read failed (a fault in the model or a crashed worker thread)',
   ERR_READING_UNAVAILABLE:
-    'the source has no value for this reading at this time (a replay without it, or past its end)',
+    'the source has no value for this reading at this time (a replay file without its column, or with its cell empty)',
   ERR_HANDSHAKE_TIMEOUT: 'no hello arrived within the handshake timeout; the connection is closed',
   ERR_IDLE_TIMEOUT: 'no request arrived within the idle timeout; the connection is closed',
   ERR_SLOW_READER:
-    'the peer left replies unread past the output limit or the write timeout; the connection is closed',
+    'the peer did not read its replies within the write timeout, or one batch of them was over the output limit; the connection is closed',
   ERR_TOO_MANY_CONNECTIONS:
     'the server is serving as many connections as it allows; the new one is closed',
   ERR_SHUTTING_DOWN: 'the server is shutting down and closes the connection',

@@ -80,7 +80,7 @@ export interface ReadingReply {
   readonly reading: Reading;
   readonly value: number;
   readonly unit: string;
-  /** Time of the observation, whole seconds (docs/PROTOCOL.md §5.3). */
+  /** Time of the observation, whole seconds (docs/PROTOCOL.md §5.2). */
   readonly observedAt: Date;
 }
 
@@ -207,6 +207,11 @@ export function encodeMessage(message: ServerMessage | ClientMessage): Buffer {
 
 type Fields = Record<string, unknown>;
 
+/** What a MessagePack map decodes to (msgpackr, mapsAsObjects). */
+function isMap(value: unknown): value is Fields {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 function unpackBody(body: Uint8Array): { fields: Fields } | { error: string } {
   if (body.length === 0) return { error: 'empty frame body' };
   let value: unknown;
@@ -217,10 +222,8 @@ function unpackBody(body: Uint8Array): { fields: Fields } | { error: string } {
       error: `not a MessagePack value (${err instanceof Error ? err.message : String(err)})`,
     };
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return { error: 'a message must be a MessagePack map' };
-  }
-  return { fields: value as Fields };
+  if (!isMap(value)) return { error: 'a message must be a MessagePack map' };
+  return { fields: value };
 }
 
 function isUint32(value: unknown): value is number {
@@ -291,38 +294,36 @@ function protocolError(message: string): MeteoError {
   return new MeteoError('ERR_PROTOCOL', message);
 }
 
-function requireString(fields: Fields, key: string): string {
+/*
+ * Each check names the field by its path in the message (`welcome.stations[2].latitude`):
+ * `at` is the path of the map that holds it.
+ */
+
+function requireString(fields: Fields, at: string, key: string): string {
   const value = fields[key];
-  if (typeof value !== 'string')
-    throw protocolError(`${String(fields['type'])}.${key} must be a string`);
+  if (typeof value !== 'string') throw protocolError(`${at}.${key} must be a string`);
   return value;
 }
 
-function requireNumber(fields: Fields, key: string): number {
+function requireNumber(fields: Fields, at: string, key: string): number {
   const value = fields[key];
-  if (typeof value !== 'number')
-    throw protocolError(`${String(fields['type'])}.${key} must be a number`);
+  if (typeof value !== 'number') throw protocolError(`${at}.${key} must be a number`);
   return value;
 }
 
-function asMap(value: unknown, what: string): Fields {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw protocolError(`${what} must be a map`);
-  }
-  return value as Fields;
+function requireMap(value: unknown, path: string): Fields {
+  if (!isMap(value)) throw protocolError(`${path} must be a map`);
+  return value;
 }
 
-function requireMap(fields: Fields, key: string): Fields {
-  return asMap(fields[key], `${String(fields['type'])}.${key}`);
-}
-
-function stationFrom(station: Fields): StationInfo {
+function stationFrom(value: unknown, path: string): StationInfo {
+  const station = requireMap(value, path);
   return {
-    id: requireString(station, 'id'),
-    name: requireString(station, 'name'),
-    latitude: requireNumber(station, 'latitude'),
-    longitude: requireNumber(station, 'longitude'),
-    elevation: requireNumber(station, 'elevation'),
+    id: requireString(station, path, 'id'),
+    name: requireString(station, path, 'name'),
+    latitude: requireNumber(station, path, 'latitude'),
+    longitude: requireNumber(station, path, 'longitude'),
+    elevation: requireNumber(station, path, 'elevation'),
   };
 }
 
@@ -336,26 +337,26 @@ export function decodeServerMessage(body: Uint8Array): ReceivedServerMessage {
   const { fields } = unpacked;
   switch (fields['type']) {
     case 'welcome': {
-      const station = stationFrom(requireMap(fields, 'station'));
+      const station = stationFrom(fields['station'], 'welcome.station');
       const listed = fields['stations'];
       if (listed !== undefined && !Array.isArray(listed)) {
         throw protocolError('welcome.stations must be an array');
       }
-      const units = requireMap(fields, 'units');
+      const units = requireMap(fields['units'], 'welcome.units');
       return {
         type: 'welcome',
-        version: requireNumber(fields, 'version'),
-        server: requireString(fields, 'server'),
+        version: requireNumber(fields, 'welcome', 'version'),
+        server: requireString(fields, 'welcome', 'server'),
         station,
         // A server that predates the list serves its one station.
         stations:
           listed === undefined
             ? [station]
-            : listed.map((entry) => stationFrom(asMap(entry, 'welcome.stations[]'))),
+            : listed.map((entry, i) => stationFrom(entry, `welcome.stations[${i}]`)),
         units: {
-          temperature: requireString(units, 'temperature'),
-          pressure: requireString(units, 'pressure'),
-          rainfall: requireString(units, 'rainfall'),
+          temperature: requireString(units, 'welcome.units', 'temperature'),
+          pressure: requireString(units, 'welcome.units', 'pressure'),
+          rainfall: requireString(units, 'welcome.units', 'rainfall'),
         } as Units,
       };
     }
@@ -371,11 +372,11 @@ export function decodeServerMessage(body: Uint8Array): ReceivedServerMessage {
       }
       return {
         type: 'reading',
-        id: requireNumber(fields, 'id'),
+        id: requireNumber(fields, 'reading', 'id'),
         station: station ?? '',
         reading,
-        value: requireNumber(fields, 'value'),
-        unit: requireString(fields, 'unit'),
+        value: requireNumber(fields, 'reading', 'value'),
+        unit: requireString(fields, 'reading', 'unit'),
         observedAt,
       };
     }
@@ -386,8 +387,8 @@ export function decodeServerMessage(body: Uint8Array): ReceivedServerMessage {
       return {
         type: 'error',
         id,
-        code: requireString(fields, 'code'),
-        message: requireString(fields, 'message'),
+        code: requireString(fields, 'error', 'code'),
+        message: requireString(fields, 'error', 'message'),
       };
     }
     default: {

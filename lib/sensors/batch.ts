@@ -42,9 +42,9 @@ export interface SensorTaskResult {
 export interface SensorSource {
   /**
    * The reading as of `timeMs`. A source that does not have the reading
-   * then (a replay without pressure, past its end) throws MeteoError
-   * ERR_READING_UNAVAILABLE: it never makes a value up. Anything else it
-   * throws is a failure.
+   * then (a replay without pressure, an empty cell, a replay built to stop
+   * and past its end) throws MeteoError ERR_READING_UNAVAILABLE: it never
+   * makes a value up. Anything else it throws is a failure.
    */
   observe(reading: Reading, timeMs: number): Observation;
 }

@@ -287,6 +287,12 @@ describe('lib/config', () => {
   });
 
   describe('describeOptions', () => {
+    it("says in words that the client's --station defaults to the server's default station", () => {
+      expect(describeOptions(CLIENT_OPTIONS)).to.match(
+        /^ {2}--station TEXT +station to poll, by id \(default the server's default station\)/m,
+      );
+    });
+
     for (const [name, table] of [
       ['server', SERVER_OPTIONS],
       ['client', CLIENT_OPTIONS],
@@ -296,9 +302,15 @@ describe('lib/config', () => {
         for (const spec of Object.values(table) as OptionTable[string][]) {
           expect(help).to.match(new RegExp(`^  --${spec.flag}\\b`, 'm'));
           if (spec.env) expect(help).to.include(`[env ${spec.env}]`);
-          if (spec.kind !== 'boolean') expect(help).to.include(`(default ${spec.default})`);
+          if (spec.kind !== 'boolean') {
+            expect(help).to.include(`(default ${spec.defaultText ?? spec.default})`);
+          }
         }
         expect(help).to.include('--help, -h');
+      });
+
+      it(`shows no ${name} default as an empty "(default )"`, () => {
+        expect(describeOptions(table)).not.to.match(/\(default \)/);
       });
 
       it(`gives each ${name} flag one line of its own`, () => {

@@ -707,6 +707,31 @@ describe('lib/protocol', () => {
       });
     }
 
+    it('names a bad field of a listed station by its place in the welcome', () => {
+      const body = pack({
+        ...WELCOME,
+        stations: [WELCOME.station, WELCOME.station, { ...WELCOME.station, latitude: '47' }],
+      });
+      expect(() => decodeServerMessage(body))
+        .to.throw(MeteoError)
+        .with.property('message')
+        .that.includes('welcome.stations[2].latitude')
+        .and.does.not.include('undefined');
+    });
+
+    it('names a bad field of the default station and of the units by their paths', () => {
+      const badStation = pack({ ...WELCOME, station: { ...WELCOME.station, name: 3 } });
+      expect(() => decodeServerMessage(badStation))
+        .to.throw(MeteoError)
+        .with.property('message')
+        .that.includes('welcome.station.name');
+      const badUnits = pack({ ...WELCOME, units: { temperature: '°C', pressure: 'hPa' } });
+      expect(() => decodeServerMessage(badUnits))
+        .to.throw(MeteoError)
+        .with.property('message')
+        .that.includes('welcome.units.rainfall');
+    });
+
     it('keeps an error code it does not know as a string', () => {
       const body = pack({ type: 'error', id: 3, code: 'ERR_FROM_A_NEWER_SERVER', message: 'hm' });
       expect(decodeServerMessage(body)).to.deep.equal({
