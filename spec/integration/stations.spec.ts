@@ -168,7 +168,7 @@ describe('integration: several stations, a replay, and units', function () {
         'mcmurdo',
       ]);
     } finally {
-      child.child.kill('SIGKILL');
+      await child.kill();
     }
     server = await startServer({ host: '127.0.0.1', port: 0, threads: 1, seed: SEED });
   });
