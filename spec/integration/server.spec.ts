@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import { type RunningServer, startServer } from '../../actors/acceptor.js';
-import { runClient } from '../../actors/client.js';
+import { type RunningClient, runClient } from '../../actors/client.js';
 import { FRAME_HEADER_BYTES, frame } from '../../lib/framing.js';
 import {
   encodeMessage,
@@ -34,6 +34,14 @@ describe('integration: the server', function () {
   this.timeout(20_000);
   let server: RunningServer;
   const clients: RawClient[] = [];
+  const pollers: RunningClient[] = [];
+
+  /** runClient, stopped in afterEach. */
+  function poll(...args: Parameters<typeof runClient>): RunningClient {
+    const poller = runClient(...args);
+    pollers.push(poller);
+    return poller;
+  }
 
   async function greeted(): Promise<RawClient> {
     const { client } = await RawClient.greeted(server.port);
@@ -52,6 +60,8 @@ describe('integration: the server', function () {
   });
 
   afterEach(async () => {
+    // A client actor left polling would retry for ever once the server is gone.
+    for (const poller of pollers.splice(0)) poller.stop();
     for (const client of clients.splice(0)) client.destroy();
     await server.stop();
   });
@@ -97,7 +107,7 @@ describe('integration: the server', function () {
   it('serves 50 client actors polling at once, each poll with all four readings', async () => {
     const lines: string[] = [];
     const problems: string[] = [];
-    const client = runClient(
+    const client = poll(
       {
         host: '127.0.0.1',
         port: server.port,
