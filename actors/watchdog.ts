@@ -8,6 +8,29 @@ export type WatchdogEvent =
   | { readonly type: 'WRITE_TIMEOUT' };
 
 /**
+ * The time and the timers a watchdog runs on. A spec hands in XState's
+ * `SimulatedClock` (which is one), so it can move time itself instead of
+ * sleeping and hoping the machine keeps up.
+ */
+export interface WatchdogClock {
+  /** Milliseconds, on the same scale as the times given to `received()`. */
+  now(): number;
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(timer: unknown): void;
+}
+
+/**
+ * The real clock: performance.now(), and timers that do not keep the process
+ * alive (a connection's timers never should). One shared object, so the
+ * clock costs a connection nothing.
+ */
+const REAL_CLOCK: WatchdogClock = {
+  now: () => performance.now(),
+  setTimeout: (callback, ms) => setTimeout(callback, ms).unref(),
+  clearTimeout: (timer) => clearTimeout(timer as NodeJS.Timeout | undefined),
+};
+
+/**
  * The handshake, idle and write timers of one connection. They are lazy, as
  * the timers of a busy server must be: a request only stamps a time, and a
  * timer, when it fires, looks at the stamps and either raises its event or
@@ -17,27 +40,34 @@ export type WatchdogEvent =
 export class Watchdog {
   readonly #limits: ConnectionLimits;
   readonly #raise: (event: WatchdogEvent) => void;
-  #lastReceivedAt = performance.now();
+  readonly #clock: WatchdogClock;
+  #lastReceivedAt: number;
   /** When HANDSHAKE_TIMEOUT is due, or null once it has been raised. */
   #handshakeDeadline: number | null;
   /** One timer for the handshake deadline and the idle checks. */
-  #timer: NodeJS.Timeout | undefined;
+  #timer: unknown;
   /** The write the machine waits for, by number (0: none), its callback, and since when. */
   #writes = 0;
   #waitingWrite = 0;
   #sent: (() => void) | undefined;
   #writeWaitingSince: number | null = null;
-  #writeTimer: NodeJS.Timeout | undefined;
+  #writeTimer: unknown;
   #stopped = false;
 
-  constructor(limits: ConnectionLimits, raise: (event: WatchdogEvent) => void) {
+  constructor(
+    limits: ConnectionLimits,
+    raise: (event: WatchdogEvent) => void,
+    clock: WatchdogClock = REAL_CLOCK,
+  ) {
     this.#limits = limits;
     this.#raise = raise;
+    this.#clock = clock;
+    this.#lastReceivedAt = clock.now();
     this.#handshakeDeadline = this.#lastReceivedAt + limits.handshakeTimeoutMs;
     this.#arm(Math.min(limits.handshakeTimeoutMs, limits.idleTimeoutMs));
   }
 
-  /** A request arrived at `at` (performance.now()). */
+  /** A request arrived at `at` (performance.now(), or the clock's `now()`). */
   received(at: number): void {
     this.#lastReceivedAt = at;
   }
@@ -51,8 +81,8 @@ export class Watchdog {
   writeWaiting(write: number, sent: () => void): void {
     this.#waitingWrite = write;
     this.#sent = sent;
-    this.#writeWaitingSince = performance.now();
-    this.#writeTimer ??= unref(setTimeout(this.#checkWrite, this.#limits.writeTimeoutMs));
+    this.#writeWaitingSince = this.#clock.now();
+    this.#writeTimer ??= this.#clock.setTimeout(this.#checkWrite, this.#limits.writeTimeoutMs);
   }
 
   /** The socket has taken write `write` whole. */
@@ -67,17 +97,17 @@ export class Watchdog {
 
   stop(): void {
     this.#stopped = true;
-    clearTimeout(this.#timer);
-    clearTimeout(this.#writeTimer);
+    this.#clock.clearTimeout(this.#timer);
+    this.#clock.clearTimeout(this.#writeTimer);
   }
 
   #arm(ms: number): void {
-    this.#timer = unref(setTimeout(this.#check, ms));
+    this.#timer = this.#clock.setTimeout(this.#check, ms);
   }
 
   readonly #check = (): void => {
     if (this.#stopped) return;
-    const now = performance.now();
+    const now = this.#clock.now();
     if (this.#handshakeDeadline !== null && now >= this.#handshakeDeadline) {
       this.#handshakeDeadline = null;
       // The machine knows whether the hello came; the timer only says the time is up.
@@ -96,19 +126,14 @@ export class Watchdog {
   readonly #checkWrite = (): void => {
     this.#writeTimer = undefined;
     if (this.#stopped || this.#writeWaitingSince === null) return;
-    const waitedMs = performance.now() - this.#writeWaitingSince;
+    const waitedMs = this.#clock.now() - this.#writeWaitingSince;
     if (waitedMs >= this.#limits.writeTimeoutMs) {
       this.#raise({ type: 'WRITE_TIMEOUT' });
     } else {
-      this.#writeTimer = unref(
-        setTimeout(this.#checkWrite, this.#limits.writeTimeoutMs - waitedMs),
+      this.#writeTimer = this.#clock.setTimeout(
+        this.#checkWrite,
+        this.#limits.writeTimeoutMs - waitedMs,
       );
     }
   };
-}
-
-/** A timer that does not keep the process alive: a connection's timers never should. */
-function unref(timer: NodeJS.Timeout): NodeJS.Timeout {
-  timer.unref();
-  return timer;
 }

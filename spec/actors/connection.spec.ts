@@ -22,7 +22,7 @@ import type { SensorRead } from '../../lib/sensors/batch.js';
 import { ServerStats } from '../../lib/telemetry.js';
 import { transport } from '../../lib/transport.js';
 import type { ConnectionLimits } from '../../machines/connectionMachine.js';
-import { until } from '../helpers/wait.js';
+import { nextTurn, until } from '../helpers/wait.js';
 
 const WELCOME: Welcome = {
   type: 'welcome',
@@ -166,8 +166,13 @@ describe('actors/connection', () => {
     // The write is over the 64-byte high-water mark and not taken yet: the machine waits in `replying`.
     expect(handle.actor.getSnapshot().value).to.equal('replying');
     socket.arrive(...reads(5, 100));
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(sensors.calls).to.equal(1);
+    // Once the five are in the mailbox, the machine has had its chance to read them.
+    await until(
+      () => handle.actor.getSnapshot().context.queue.length === 5 || sensors.calls > 1,
+      'the later requests are queued (or read)',
+    );
+    expect(handle.actor.getSnapshot().value).to.equal('replying');
+    expect(sensors.calls, 'reads while the peer is slow').to.equal(1);
     socket.release();
     await until(() => socket.replies().length === 9, 'all 9 replies');
     expect(
@@ -200,7 +205,9 @@ describe('actors/connection', () => {
     await until(() => socket.replies().length === 1, 'the welcome');
     handle.abort();
     await until(() => closed > 0, 'the close is reported');
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    // A second report could only follow the socket's 'close' event: let it come and go.
+    await until(() => socket.closed, 'the socket has closed');
+    await nextTurn();
     expect(closed).to.equal(1);
     expect(handle.actor.getSnapshot().status).to.equal('done');
     expect(parentHeard).to.deep.equal(['xstate.done.actor.connection.1']);

@@ -55,11 +55,17 @@ export class RawClient {
   /** Connects and completes the handshake. */
   static async greeted(port: number): Promise<{ client: RawClient; welcome: Welcome }> {
     const client = await RawClient.connect(port);
-    client.send({ type: 'hello', version: PROTOCOL_VERSION });
-    const welcome = await client.next();
-    if (welcome.type !== 'welcome')
-      throw new Error(`expected a welcome, got ${JSON.stringify(welcome)}`);
-    return { client, welcome };
+    try {
+      client.send({ type: 'hello', version: PROTOCOL_VERSION });
+      const welcome = await client.next();
+      if (welcome.type !== 'welcome')
+        throw new Error(`expected a welcome, got ${JSON.stringify(welcome)}`);
+      return { client, welcome };
+    } catch (err) {
+      // The caller never gets this client to close.
+      client.destroy();
+      throw err;
+    }
   }
 
   #wake(): void {

@@ -4,6 +4,7 @@
  */
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
+import { sleep } from './wait.js';
 
 export const SERVER_PROGRAM = 'dist/actors/cli/server.js';
 
@@ -12,8 +13,15 @@ export interface ServerProcess {
   readonly port: number;
   /** Everything the process wrote so far, stdout and stderr. */
   output(): string;
-  /** Its log lines so far, parsed (the server logs JSON when not on a terminal). */
+  /**
+   * Its complete log lines so far, parsed (the server logs JSON on stdout when
+   * not on a terminal). A line still being written is left for a later call.
+   */
   logs(): Record<string, unknown>[];
+  /** Resolves once the process has exited and all it wrote has been read ('close', not 'exit'). */
+  readonly closed: Promise<void>;
+  /** SIGKILLs the process unless it has closed already; resolves once it has. For afterEach. */
+  kill(): Promise<void>;
 }
 
 /** Starts `node dist/actors/cli/server.js --port 0 ...args` and waits for its "listening" line. */
@@ -21,28 +29,53 @@ export async function startServerProcess(...args: string[]): Promise<ServerProce
   const child = spawn(process.execPath, [SERVER_PROGRAM, '--port', '0', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  let stdout = '';
   let output = '';
-  child.stdout.on('data', (chunk: Buffer) => {
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
     output += chunk;
   });
-  child.stderr.on('data', (chunk: Buffer) => {
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
     output += chunk;
   });
+  child.on('error', (err) => {
+    output += `(spawn failed: ${err.message})\n`;
+  });
+  let hasClosed = false;
+  const closed = new Promise<void>((resolve) =>
+    child.once('close', () => {
+      hasClosed = true;
+      resolve();
+    }),
+  );
+  const kill = async (): Promise<void> => {
+    if (hasClosed) return;
+    child.kill('SIGKILL');
+    await closed;
+  };
   const logs = (): Record<string, unknown>[] =>
-    output
+    stdout
+      .slice(0, stdout.lastIndexOf('\n') + 1)
       .split('\n')
       .filter((line) => line.startsWith('{'))
       .map((line) => JSON.parse(line) as Record<string, unknown>);
+
   const deadline = Date.now() + 10_000;
-  for (;;) {
-    const listening = logs().find((line) => String(line['msg']).startsWith('listening'));
-    if (listening) {
-      return { child, port: Number(listening['port']), output: () => output, logs };
+  try {
+    for (;;) {
+      const listening = logs().find((line) => String(line['msg']).startsWith('listening'));
+      if (listening) {
+        const port = Number(listening['port']);
+        return { child, port, output: () => output, logs, closed, kill };
+      }
+      if (Date.now() > deadline || hasClosed) {
+        throw new Error(`the server did not start:\n${output}`);
+      }
+      await sleep(20);
     }
-    if (Date.now() > deadline || child.exitCode !== null) {
-      child.kill('SIGKILL');
-      throw new Error(`the server did not start:\n${output}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20));
+  } catch (err) {
+    // Whatever went wrong (no start, a line that is not JSON), the process goes too.
+    await kill();
+    throw err;
   }
 }

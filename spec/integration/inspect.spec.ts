@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import WebSocket from 'ws';
 import type { AnyActorRef, InspectionEvent } from 'xstate';
 import { type RunningServer, startServer } from '../../actors/acceptor.js';
-import { runClient } from '../../actors/client.js';
+import { type RunningClient, runClient } from '../../actors/client.js';
 import { type Inspection, startInspection } from '../../actors/inspect.js';
 import { until } from '../helpers/wait.js';
 
@@ -19,12 +19,28 @@ interface Relayed {
   readonly snapshot?: { readonly value?: unknown; readonly context?: Record<string, unknown> };
 }
 
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
+/**
+ * A port for the relay, which cannot listen on port 0 (it puts its port in
+ * the page and the inspector's URL) and whose listen error nothing can catch
+ * (actors/inspect.ts does not reach its server). So: a port below the
+ * ranges systems hand out by themselves (from 32768 on Linux, 49152 on
+ * macOS), which no process gets unless it asks for that number, free on
+ * every interface, as the relay listens.
+ */
+async function unusedPort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const probe = createServer();
+    const free = await new Promise<boolean>((resolve) => {
+      probe.once('error', () => resolve(false));
+      probe.listen(port, () => resolve(true));
+    });
+    if (free) {
+      await new Promise((resolve) => probe.close(resolve));
+      return port;
+    }
+  }
+  throw new Error('no free port between 20000 and 32000');
 }
 
 describe('integration: the XState inspector', function () {
@@ -32,24 +48,39 @@ describe('integration: the XState inspector', function () {
   let inspection: Inspection | undefined;
   let server: RunningServer | undefined;
   let socket: WebSocket | undefined;
+  let polling: RunningClient | undefined;
 
   afterEach(async () => {
-    socket?.close();
+    polling?.stop();
+    await polling?.finished;
+    if (socket && socket.readyState !== WebSocket.CLOSED) {
+      const closed = new Promise((resolve) => socket?.once('close', resolve));
+      socket.terminate();
+      await closed;
+    }
     await server?.stop();
+    // stop() cannot be awaited: the relay (@statelyai/inspect/server) closes
+    // its servers without a callback. Its sockets are closed by then.
     inspection?.stop();
+    polling = undefined;
     socket = undefined;
     server = undefined;
     inspection = undefined;
   });
 
   it('relays the acceptor and the first connection actors, with the states of the design, and nothing of the rest', async () => {
-    const port = await freePort();
+    const port = await unusedPort();
     inspection = await startInspection(port);
-    expect(inspection.startedRelay).to.equal(true);
+    expect(inspection.startedRelay, 'a relay of its own on a free port').to.equal(true);
     const relayed: Relayed[] = [];
     socket = new WebSocket(`ws://127.0.0.1:${port}`);
     socket.on('message', (data) => relayed.push(JSON.parse(String(data)) as Relayed));
-    await new Promise((resolve, reject) => socket?.once('open', resolve).once('error', reject));
+    const opened = new Promise((resolve, reject) =>
+      socket?.once('open', resolve).once('error', reject),
+    );
+    // Heard for good: an error after the open would otherwise be thrown out of the socket.
+    socket.on('error', () => {});
+    await opened;
 
     server = await startServer({
       host: '127.0.0.1',
@@ -59,7 +90,7 @@ describe('integration: the XState inspector', function () {
       inspect: inspection.observer,
       inspectConnections: 1,
     });
-    const polling = runClient(
+    polling = runClient(
       {
         host: '127.0.0.1',
         port: server.port,
@@ -114,7 +145,7 @@ describe('integration: the XState inspector', function () {
       inspect: (event) => seen.push(event),
       inspectConnections: 0,
     });
-    const polling = runClient(
+    polling = runClient(
       {
         host: '127.0.0.1',
         port: server.port,

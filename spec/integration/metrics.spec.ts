@@ -5,9 +5,10 @@
 import { get } from 'node:http';
 import { expect } from 'chai';
 import { type RunningServer, startServer } from '../../actors/acceptor.js';
-import { runClient } from '../../actors/client.js';
+import { type RunningClient, runClient } from '../../actors/client.js';
 import { READINGS } from '../../lib/protocol.js';
 import { RawClient } from '../helpers/rawClient.js';
+import { until } from '../helpers/wait.js';
 
 function scrape(
   port: number,
@@ -39,12 +40,23 @@ function sample(text: string, series: string): number | undefined {
 describe('integration: Prometheus metrics', function () {
   this.timeout(20_000);
   let server: RunningServer;
+  const clients: RawClient[] = [];
+  const pollers: RunningClient[] = [];
+
+  async function greeted(): Promise<RawClient> {
+    const { client } = await RawClient.greeted(server.port);
+    clients.push(client);
+    return client;
+  }
 
   beforeEach(async () => {
     server = await startServer({ host: '127.0.0.1', port: 0, threads: 1, seed: 1, metricsPort: 0 });
   });
 
   afterEach(async () => {
+    // A client actor left polling would retry forever once the server is gone.
+    for (const poller of pollers.splice(0)) poller.stop();
+    for (const client of clients.splice(0)) client.destroy();
     await server.stop();
   });
 
@@ -64,13 +76,15 @@ describe('integration: Prometheus metrics', function () {
       },
       { out: () => {}, err: () => {} },
     );
+    pollers.push(polls);
     expect(await polls.finished).to.equal(0);
-    const { client } = await RawClient.greeted(server.port);
+    const client = await greeted();
     client.send({ type: 'read', id: 1, reading: 'humidity' } as never);
     expect(await client.next()).to.deep.include({ code: 'ERR_UNKNOWN_READING' });
     client.destroy();
     await client.closed;
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // The server counts a close once it has seen the socket go (the exporter hears it at the same time).
+    await until(() => server.stats().connections.open === 0, 'the server counts the closes');
 
     const { status, type, body } = await scrape(metricsPort);
     expect(status).to.equal(200);
@@ -108,16 +122,15 @@ describe('integration: Prometheus metrics', function () {
       metricsPort: 0,
       maxConnections: 1,
     });
-    const first = await RawClient.greeted(server.port);
+    await greeted();
     const second = await RawClient.connect(server.port);
+    clients.push(second);
     expect(await second.next()).to.deep.include({ code: 'ERR_TOO_MANY_CONNECTIONS' });
     const { body } = await scrape(server.metricsPort as number);
     expect(
       sample(body, 'meteo_connections_rejected_total{reason="ERR_TOO_MANY_CONNECTIONS"}'),
     ).to.equal(1);
     expect(sample(body, 'meteo_connections')).to.equal(1);
-    first.client.destroy();
-    second.destroy();
   });
 
   it('answers anything but GET /metrics with 404', async () => {

@@ -4,16 +4,43 @@
  * later polls succeed.
  */
 import { expect } from 'chai';
-import { type RunningServer, startServer } from '../../actors/acceptor.js';
-import { runClient } from '../../actors/client.js';
-import { until } from '../helpers/wait.js';
+import { type RunningServer, type ServerSettings, startServer } from '../../actors/acceptor.js';
+import { type RunningClient, runClient } from '../../actors/client.js';
+import { MeteoError } from '../../lib/errors.js';
+import { sleep, until } from '../helpers/wait.js';
+
+/**
+ * Starts a server on `port` again. The port is free from the moment the old
+ * server closed, and any process on the machine may be handed it meanwhile
+ * (Node cannot keep a port without listening on it). A holder that lets it
+ * go soon is waited out; one that keeps it fails the spec with
+ * ERR_ADDRESS_IN_USE, which says what happened.
+ */
+async function restartOn(port: number, settings: Omit<ServerSettings, 'port'>) {
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    try {
+      return await startServer({ ...settings, port });
+    } catch (err) {
+      const inUse = err instanceof MeteoError && err.code === 'ERR_ADDRESS_IN_USE';
+      if (!inUse || Date.now() > deadline) throw err;
+      await sleep(100);
+    }
+  }
+}
 
 describe('integration: a client through a server restart', function () {
   this.timeout(30_000);
   let server: RunningServer | undefined;
+  let client: RunningClient | undefined;
 
   afterEach(async () => {
+    // Left running, the client would retry for ever once the server is gone.
+    client?.stop();
+    await client?.finished;
     await server?.stop();
+    client = undefined;
+    server = undefined;
   });
 
   it('reconnects by itself and polls again once the server is back', async () => {
@@ -21,7 +48,7 @@ describe('integration: a client through a server restart', function () {
     const { port } = server;
     const polls: string[] = [];
     const news: string[] = [];
-    const client = runClient(
+    client = runClient(
       {
         host: '127.0.0.1',
         port,
@@ -44,7 +71,7 @@ describe('integration: a client through a server restart', function () {
     );
     const pollsWhileDown = polls.length;
 
-    server = await startServer({ host: '127.0.0.1', port, threads: 1, seed: 1 });
+    server = await restartOn(port, { host: '127.0.0.1', threads: 1, seed: 1 });
     await until(() => polls.length >= pollsWhileDown + 4, 'polls after the restart');
     client.stop();
     expect(await client.finished).to.equal(0);

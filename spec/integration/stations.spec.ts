@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { type RunningServer, startServer } from '../../actors/acceptor.js';
-import { runClient } from '../../actors/client.js';
+import { type RunningClient, runClient } from '../../actors/client.js';
 import { SEATTLE_RECORD_STATION } from '../../lib/sensors/datasets.js';
 import { SimulatedStation } from '../../lib/sensors/model.js';
 import { createSource, resolveStations, type StationSetup } from '../../lib/sensors/sources.js';
@@ -25,6 +25,14 @@ describe('integration: several stations, a replay, and units', function () {
   let server: RunningServer;
   let setups: StationSetup[];
   const clients: RawClient[] = [];
+  const pollers: RunningClient[] = [];
+
+  /** runClient, stopped in afterEach. */
+  function poll(...args: Parameters<typeof runClient>): RunningClient {
+    const poller = runClient(...args);
+    pollers.push(poller);
+    return poller;
+  }
 
   beforeEach(async () => {
     setups = resolveStations(
@@ -42,6 +50,8 @@ describe('integration: several stations, a replay, and units', function () {
   });
 
   afterEach(async () => {
+    // A client actor left polling would retry for ever once the server is gone.
+    for (const poller of pollers.splice(0)) poller.stop();
     for (const client of clients.splice(0)) client.destroy();
     await server.stop();
   });
@@ -108,7 +118,7 @@ describe('integration: several stations, a replay, and units', function () {
   it('polls the station --station names, and shows --units us', async () => {
     const lines: string[] = [];
     const news: string[] = [];
-    const polling = runClient(
+    const polling = poll(
       {
         host: '127.0.0.1',
         port: server.port,
@@ -133,7 +143,7 @@ describe('integration: several stations, a replay, and units', function () {
 
   it('makes the Seattle replay a client poll with the pressure shown missing, and exit 1 with --count', async () => {
     const lines: string[] = [];
-    const polling = runClient(
+    const polling = poll(
       {
         host: '127.0.0.1',
         port: server.port,
@@ -168,7 +178,7 @@ describe('integration: several stations, a replay, and units', function () {
         'mcmurdo',
       ]);
     } finally {
-      child.child.kill('SIGKILL');
+      await child.kill();
     }
     server = await startServer({ host: '127.0.0.1', port: 0, threads: 1, seed: SEED });
   });

@@ -512,7 +512,29 @@ describe('machines/clientMachine', () => {
         backoffDelay({ ...INPUT, jitterSeed: seed }, 3),
       );
       expect(new Set(delays).size).to.be.above(5);
-      expect(backoffDelay(INPUT, 3)).to.equal(backoffDelay({ ...INPUT }, 3));
+      // A seed's whole schedule, for several connections, comes out the same when
+      // computed again in the opposite order, after other seeds' delays: the jitter
+      // is a function of seed, connection and attempt, with no Math.random or hidden state.
+      const schedule = (jitterSeed: number, order: 'forwards' | 'backwards'): number[][] => {
+        const grid = [1, 2, 3].map((connection) =>
+          Array.from({ length: 8 }, (_, attempt) => ({ connection, attempt })),
+        );
+        const cells = grid.flat();
+        if (order === 'backwards') cells.reverse();
+        const delay = new Map(
+          cells.map(({ connection, attempt }) => [
+            `${connection}/${attempt}`,
+            backoffDelay({ ...INPUT, jitterSeed, connection }, attempt),
+          ]),
+        );
+        return grid.map((row) =>
+          row.map(({ connection, attempt }) => delay.get(`${connection}/${attempt}`) ?? -1),
+        );
+      };
+      const first = schedule(INPUT.jitterSeed, 'forwards');
+      schedule(INPUT.jitterSeed + 1, 'forwards');
+      expect(schedule(INPUT.jitterSeed, 'backwards')).to.deep.equal(first);
+      expect(schedule(INPUT.jitterSeed + 1, 'forwards')).to.not.deep.equal(first);
     });
   });
 });
