@@ -1,9 +1,7 @@
 /**
  * The acceptor: listens, takes each new connection and starts a connection
  * actor for it, keeps count of the open ones, and on shutdown stops taking
- * new ones and waits for the open ones to finish (docs/PROTOCOL.md §8.3).
- * Leaving `open` stops the listener, and with it the listening socket: a
- * client that connects while the server drains is refused by the kernel.
+ * new ones and waits for the open ones to finish (docs/PROTOCOL.md §8).
  *
  *   open(binding → listening) ──SHUTDOWN──▶ draining ──▶ stopped
  *            └──LISTEN_FAILED──▶ failed
@@ -172,6 +170,21 @@ export const acceptorMachine = setup({
       always: { guard: 'hasNoConnections', target: 'stopped' },
       // Past the deadline, whatever is still open is closed where it stands.
       after: { drainTimeout: { target: 'stopped', actions: 'abortConnections' } },
+      on: {
+        CONNECTION: {
+          actions: [
+            'countRejected',
+            {
+              type: 'refuseConnection',
+              params: ({ event }) => ({
+                transport: event.transport,
+                code: 'ERR_SHUTTING_DOWN',
+                message: 'the server is shutting down',
+              }),
+            },
+          ],
+        },
+      },
     },
     stopped: { type: 'final' },
     failed: { type: 'final' },
