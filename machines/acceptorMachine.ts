@@ -171,6 +171,9 @@ export const acceptorMachine = setup({
       // Past the deadline, whatever is still open is closed where it stands.
       after: { drainTimeout: { target: 'stopped', actions: 'abortConnections' } },
       on: {
+        // Leaving `open` stopped the listener, so the kernel refuses newcomers.
+        // A CONNECTION can still reach this state only from a listener that
+        // reports a socket after its stop: it is told and closed, not leaked.
         CONNECTION: {
           actions: [
             'countRejected',
