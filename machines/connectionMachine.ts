@@ -355,7 +355,7 @@ export const connectionMachine = setup({
       const message =
         params.cause === 'write-stalled'
           ? `replies went unread for ${context.limits.writeTimeoutMs} ms`
-          : `more than ${context.limits.maxOutputBytes} bytes of replies are waiting to be read`;
+          : `a batch of replies left more than ${context.limits.maxOutputBytes} bytes the socket could not take`;
       context.link.send([serverErrorReply('ERR_SLOW_READER', message)], () => {});
     },
     markSlowReader: assign({ closing: true, closeReason: 'ERR_SLOW_READER' }),

@@ -687,7 +687,7 @@ describe('machines/connectionMachine', () => {
       expect(link.resumeReadingCalls).to.equal(0);
     });
 
-    it('cuts off a peer that leaves more than the output limit unread with ERR_SLOW_READER', () => {
+    it('cuts off a peer when a batch leaves more than the output limit in the socket buffer, with ERR_SLOW_READER', () => {
       receive(hello(), read(1, 'pressure'));
       link.congested = true;
       link.bufferedBytes = TIGHT.maxOutputBytes + 1;
