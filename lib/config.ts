@@ -448,7 +448,7 @@ export const CLIENT_OPTIONS = Object.freeze({
     max: 3_600_000,
     default: 5_000,
     description:
-      'milliseconds a request waits for its reply before the poll is reported incomplete',
+      'milliseconds a request waits for its reply before the poll is reported incomplete (and a connect, or a hello, for its answer)',
   },
   json: {
     kind: 'boolean',

@@ -209,6 +209,12 @@ export const clientMachine = setup({
         }`,
       },
     })),
+    recordConnectTimeout: assign(({ context }) => ({
+      problem: {
+        code: 'ERR_CONNECT_FAILED',
+        message: `no connection within ${context.requestTimeoutMs} ms`,
+      },
+    })),
     recordGreetingTimeout: assign(({ context }) => ({
       problem: {
         code: 'ERR_REQUEST_TIMEOUT',
@@ -285,6 +291,18 @@ export const clientMachine = setup({
       states: {
         connecting: {
           on: { LINK_UP: 'greeting' },
+          after: {
+            // A host that drops packets would hold the connect for the OS's
+            // minutes: the request timeout bounds it as it bounds a reply.
+            requestTimeout: [
+              {
+                guard: 'neverConnected',
+                target: '#client.failed',
+                actions: 'recordConnectTimeout',
+              },
+              { target: '#client.reconnecting', actions: 'recordConnectTimeout' },
+            ],
+          },
         },
         greeting: {
           entry: 'sendHello',

@@ -222,6 +222,15 @@ describe('machines/clientMachine', () => {
       expect(lastRead().reading).to.equal('minTemperature');
     });
 
+    it('fails with ERR_CONNECT_FAILED when the first connect is not made within the request timeout', () => {
+      clock.increment(INPUT.requestTimeoutMs - 1);
+      expect(value()).to.deep.equal({ online: 'connecting' });
+      clock.increment(1);
+      expect(value()).to.equal('failed');
+      expect(failures.map((problem) => problem.code)).to.deep.equal(['ERR_CONNECT_FAILED']);
+      expect(link.current.stopped, 'the connect attempt is dropped').to.equal(true);
+    });
+
     it('fails with ERR_REQUEST_TIMEOUT when no welcome comes in time', () => {
       server().sendBack({ type: 'LINK_UP' });
       clock.increment(INPUT.requestTimeoutMs - 1);
@@ -398,6 +407,21 @@ describe('machines/clientMachine', () => {
       expect(Object.keys(polls[1] ?? {})).to.deep.equal([...READINGS]);
       expect(context()).to.include({ pollsDone: 2, pollsIncomplete: 0 });
       expect(sent(first), 'nothing more went to the old link').to.have.length(7);
+    });
+
+    it('retries, rather than giving up, when a reconnect is not made within the request timeout', () => {
+      start();
+      connect();
+      linkDown('ERR_CONNECTION_LOST');
+      clock.increment(disconnects[0]?.retryInMs ?? Number.NaN);
+      expect(value()).to.deep.equal({ online: 'connecting' });
+      clock.increment(INPUT.requestTimeoutMs);
+      expect(value()).to.equal('reconnecting');
+      expect(failures).to.deep.equal([]);
+      expect(disconnects.map(({ problem }) => problem.code)).to.deep.equal([
+        'ERR_CONNECTION_LOST',
+        'ERR_CONNECT_FAILED',
+      ]);
     });
 
     it('retries, rather than giving up, when a reconnect gets no welcome in time', () => {
