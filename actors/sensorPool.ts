@@ -10,6 +10,7 @@
  * batches grow with the load by themselves (as a database's group commit
  * does), and a lone read still leaves at the end of its turn.
  */
+import { performance } from 'node:perf_hooks';
 import type { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { describeError } from '../lib/errors.js';
@@ -47,6 +48,33 @@ export interface SensorPoolOptions {
 /** The default deadline of a pool task: far beyond the milliseconds a batch takes. */
 export const SENSOR_READ_TIMEOUT_MS = 5_000;
 
+/**
+ * The deadline of one running task, in the shape of abort signal Piscina
+ * takes. `AbortSignal.timeout()` would do, but costs about 15 µs and a timer
+ * per task and keeps the task alive until the timer fires; with at most one
+ * task per thread, one lazy timer for the pool can check them all.
+ */
+class TaskDeadline {
+  aborted = false;
+  #listener: (() => void) | undefined;
+
+  constructor(readonly startedAt: number) {}
+
+  addEventListener(_name: 'abort', listener: () => void): void {
+    this.#listener = listener;
+  }
+
+  removeEventListener(): void {
+    this.#listener = undefined;
+  }
+
+  abort(): void {
+    this.aborted = true;
+    this.#listener?.();
+    this.#listener = undefined;
+  }
+}
+
 export type ReadCallback = (results: SensorResult[]) => void;
 
 interface PendingRead {
@@ -72,6 +100,9 @@ export class SensorPool {
   #tasks = 0;
   /** Tasks sent to the threads and not yet answered: at most one per thread. */
   #inFlight = 0;
+  /** The deadlines of the tasks in flight, and the timer that checks them. */
+  readonly #deadlines = new Set<TaskDeadline>();
+  #deadlineTimer: NodeJS.Timeout | undefined;
   /** Told once nothing is pending or in flight (close waits for it). */
   #onIdle: (() => void) | undefined;
   #closing: Promise<void> | undefined;
@@ -185,22 +216,23 @@ export class SensorPool {
     }
     this.#tasks++;
     this.#inFlight++;
-    // Aborting a running task terminates its thread; Piscina starts another.
-    const signal = AbortSignal.timeout(this.#readTimeoutMs);
-    this.#piscina.run({ readings, stations, times }, { signal }).then(
+    const deadline = new TaskDeadline(performance.now());
+    this.#deadlines.add(deadline);
+    this.#deadlineTimer ??= this.#armDeadlines(this.#readTimeoutMs);
+    this.#piscina.run({ readings, stations, times }, { signal: deadline }).then(
       // A value, ERR_READING_UNAVAILABLE or ERR_SENSOR_FAILED, by each read's status.
-      (result) => this.#answer(callers, (at) => sensorResultAt(result, at)),
+      (result) => this.#answer(callers, deadline, (at) => sensorResultAt(result, at)),
       (err: unknown) => {
         // The worker died with the task (an exit, a crash) or overran its
         // deadline: every read in it gets an error reply, and Piscina starts
         // a replacement thread.
         const failure: SensorResult = {
           code: 'ERR_SENSOR_FAILED',
-          message: signal.aborted
+          message: deadline.aborted
             ? `the sensor read took longer than ${this.#readTimeoutMs} ms`
             : `the sensor worker failed: ${describeError(err)}`,
         };
-        this.#answer(callers, () => failure);
+        this.#answer(callers, deadline, () => failure);
       },
     );
   }
@@ -209,8 +241,13 @@ export class SensorPool {
    * A task is answered: give each caller its results, in order, then let the
    * free thread take what waited meanwhile, as one task.
    */
-  #answer(callers: readonly PendingRead[], resultAt: (at: number) => SensorResult): void {
+  #answer(
+    callers: readonly PendingRead[],
+    deadline: TaskDeadline,
+    resultAt: (at: number) => SensorResult,
+  ): void {
     this.#inFlight--;
+    this.#deadlines.delete(deadline);
     try {
       let at = 0;
       for (const caller of callers) {
@@ -224,6 +261,29 @@ export class SensorPool {
     }
   }
 
+  #armDeadlines(ms: number): NodeJS.Timeout {
+    const timer = setTimeout(this.#checkDeadlines, ms);
+    timer.unref();
+    return timer;
+  }
+
+  /**
+   * Aborts the tasks past their deadline (Piscina terminates a running
+   * task's thread and starts another; the task's reads fail), and sleeps
+   * until the next deadline, or until a task starts when none runs.
+   */
+  readonly #checkDeadlines = (): void => {
+    this.#deadlineTimer = undefined;
+    const now = performance.now();
+    let next = Number.POSITIVE_INFINITY;
+    for (const deadline of this.#deadlines) {
+      const dueAt = deadline.startedAt + this.#readTimeoutMs;
+      if (now >= dueAt) deadline.abort();
+      else next = Math.min(next, dueAt);
+    }
+    if (next !== Number.POSITIVE_INFINITY) this.#deadlineTimer = this.#armDeadlines(next - now);
+  };
+
   /** Finishes the reads already asked for, then stops the threads. Later reads fail with ERR_SHUTTING_DOWN. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
@@ -233,6 +293,7 @@ export class SensorPool {
           this.#onIdle = resolve;
         });
       }
+      clearTimeout(this.#deadlineTimer);
       await this.#piscina.close();
     })();
     return this.#closing;
