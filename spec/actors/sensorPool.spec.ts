@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { SensorPool } from '../../actors/sensorPool.js';
+import { SensorPool, type SensorPoolOptions } from '../../actors/sensorPool.js';
 import type { Reading } from '../../lib/protocol.js';
 import { SimulatedStation } from '../../lib/sensors/model.js';
 import type { SensorResult } from '../../lib/sensors/result.js';
@@ -20,6 +20,16 @@ function read(pool: SensorPool, readings: readonly Reading[]): Promise<readonly 
   );
 }
 
+/** A pool of the default station, its clock pinned unless the spec moves it. */
+function poolOf(options: Partial<SensorPoolOptions> & { readonly threads: number }): SensorPool {
+  return new SensorPool({
+    seed: SEED,
+    stations: [{ station: DEFAULT_STATION, source: SIMULATED }],
+    now: () => PINNED_MS,
+    ...options,
+  });
+}
+
 describe('actors/sensorPool', function () {
   this.timeout(10_000);
   let pool: SensorPool;
@@ -29,12 +39,7 @@ describe('actors/sensorPool', function () {
   });
 
   it('reads on worker threads the same values the station model gives', async () => {
-    pool = new SensorPool({
-      threads: 2,
-      seed: SEED,
-      stations: [{ station: DEFAULT_STATION, source: SIMULATED }],
-      now: () => PINNED_MS,
-    });
+    pool = poolOf({ threads: 2 });
     const model = new SimulatedStation(SEED, DEFAULT_STATION);
     const readings: Reading[] = [
       'rainfall',
@@ -48,12 +53,7 @@ describe('actors/sensorPool', function () {
   });
 
   it('gathers the reads of one event-loop turn, from every caller, into one pool task', async () => {
-    pool = new SensorPool({
-      threads: 2,
-      seed: SEED,
-      stations: [{ station: DEFAULT_STATION, source: SIMULATED }],
-      now: () => PINNED_MS,
-    });
+    pool = poolOf({ threads: 2 });
     const callers = Array.from({ length: 40 }, (_, i) =>
       read(pool, i % 2 ? ['pressure'] : ['rainfall', 'maxTemperature']),
     );
@@ -65,25 +65,14 @@ describe('actors/sensorPool', function () {
   });
 
   it('splits a large batch across the threads', async () => {
-    pool = new SensorPool({
-      threads: 2,
-      seed: SEED,
-      stations: [{ station: DEFAULT_STATION, source: SIMULATED }],
-      now: () => PINNED_MS,
-    });
+    pool = poolOf({ threads: 2 });
     await Promise.all(Array.from({ length: 600 }, () => read(pool, ['pressure'])));
     expect(pool.tasksRun).to.equal(2);
   });
 
   it('holds reads while every thread is busy, and sends all that waited as one task when one is free', async () => {
     let now = SLOW_AT_MS;
-    pool = new SensorPool({
-      threads: 1,
-      seed: SEED,
-      stations: [{ station: DEFAULT_STATION, source: SIMULATED }],
-      now: () => now,
-      workerUrl: FAULTY_WORKER_URL,
-    });
+    pool = poolOf({ threads: 1, now: () => now, workerUrl: FAULTY_WORKER_URL });
     const slow = read(pool, ['rainfall']);
     await nextTurn();
     expect(pool.tasksRun).to.equal(1);
@@ -106,13 +95,7 @@ describe('actors/sensorPool', function () {
 
   it('on close, finishes the reads that wait for a busy thread as well as the one it runs', async () => {
     let now = SLOW_AT_MS;
-    pool = new SensorPool({
-      threads: 1,
-      seed: SEED,
-      stations: [{ station: DEFAULT_STATION, source: SIMULATED }],
-      now: () => now,
-      workerUrl: FAULTY_WORKER_URL,
-    });
+    pool = poolOf({ threads: 1, now: () => now, workerUrl: FAULTY_WORKER_URL });
     const slow = read(pool, ['rainfall']);
     await nextTurn();
     now = PINNED_MS;
@@ -126,14 +109,7 @@ describe('actors/sensorPool', function () {
 
   it('fails the reads of a task past its deadline with ERR_SENSOR_FAILED, and serves later reads from a new thread', async () => {
     let now = SLOW_AT_MS;
-    pool = new SensorPool({
-      threads: 1,
-      seed: SEED,
-      stations: [{ station: DEFAULT_STATION, source: SIMULATED }],
-      now: () => now,
-      workerUrl: FAULTY_WORKER_URL,
-      readTimeoutMs: 150,
-    });
+    pool = poolOf({ threads: 1, now: () => now, workerUrl: FAULTY_WORKER_URL, readTimeoutMs: 150 });
     const [late] = await read(pool, ['rainfall']);
     expect(late).to.deep.equal({
       code: 'ERR_SENSOR_FAILED',
@@ -147,11 +123,7 @@ describe('actors/sensorPool', function () {
   });
 
   it('answers an empty list at once, without a task', async () => {
-    pool = new SensorPool({
-      threads: 1,
-      seed: SEED,
-      stations: [{ station: DEFAULT_STATION, source: SIMULATED }],
-    });
+    pool = poolOf({ threads: 1 });
     let answered: readonly SensorResult[] | undefined;
     pool.read([], (results) => {
       answered = results;
@@ -161,13 +133,7 @@ describe('actors/sensorPool', function () {
   });
 
   it('fails a read that throws with ERR_SENSOR_FAILED, alone, and gives the rest of the batch their values', async () => {
-    pool = new SensorPool({
-      threads: 1,
-      seed: SEED,
-      stations: [{ station: DEFAULT_STATION, source: SIMULATED }],
-      now: () => PINNED_MS,
-      workerUrl: FAULTY_WORKER_URL,
-    });
+    pool = poolOf({ threads: 1, workerUrl: FAULTY_WORKER_URL });
     const [rain, pressure] = await read(pool, ['rainfall', 'pressure']);
     expect(rain).to.have.property('value').that.is.a('number');
     expect(pressure).to.have.property('code', 'ERR_SENSOR_FAILED');
@@ -176,13 +142,7 @@ describe('actors/sensorPool', function () {
 
   it('fails every read of a worker that dies with ERR_SENSOR_FAILED, and serves later reads from a new worker', async () => {
     let now = CRASH_AT_MS;
-    pool = new SensorPool({
-      threads: 1,
-      seed: SEED,
-      stations: [{ station: DEFAULT_STATION, source: SIMULATED }],
-      now: () => now,
-      workerUrl: FAULTY_WORKER_URL,
-    });
+    pool = poolOf({ threads: 1, now: () => now, workerUrl: FAULTY_WORKER_URL });
     const lost = await Promise.all([
       read(pool, ['rainfall', 'minTemperature']),
       read(pool, ['maxTemperature']),
@@ -198,12 +158,7 @@ describe('actors/sensorPool', function () {
   });
 
   it('finishes reads already asked for on close, and refuses later ones with ERR_SHUTTING_DOWN', async () => {
-    pool = new SensorPool({
-      threads: 1,
-      seed: SEED,
-      stations: [{ station: DEFAULT_STATION, source: SIMULATED }],
-      now: () => PINNED_MS,
-    });
+    pool = poolOf({ threads: 1 });
     const pending = read(pool, ['pressure']);
     await pool.close();
     expect(await pending)
