@@ -50,9 +50,9 @@ export const SENSOR_READ_TIMEOUT_MS = 5_000;
 
 /**
  * The deadline of one running task, in the shape of abort signal Piscina
- * takes. `AbortSignal.timeout()` would do, but costs about 15 µs and a timer
- * per task and keeps the task alive until the timer fires; with at most one
- * task per thread, one lazy timer for the pool can check them all.
+ * takes. `AbortSignal.timeout()` would do, but costs about 15 µs and a 5 s
+ * timer per task; with at most one task per thread, one lazy timer for the
+ * pool can check them all.
  */
 class TaskDeadline {
   aborted = false;
