@@ -10,7 +10,7 @@ import { connect } from 'node:net';
 import { expect } from 'chai';
 import { type RunningServer, startServer } from '../../actors/acceptor.js';
 import type { Telemetry } from '../../lib/telemetry.js';
-import { RawClient } from '../helpers/rawClient.js';
+import { Peers } from '../helpers/peers.js';
 
 /** Counts like any sink, and throws on the second connection accepted. */
 function failingOnSecondConnection(): Telemetry {
@@ -41,7 +41,7 @@ function refused(port: number): Promise<string> {
 describe('integration: a fault in the acceptor', function () {
   this.timeout(20_000);
   let server: RunningServer;
-  const clients: RawClient[] = [];
+  const peers = new Peers();
 
   beforeEach(async () => {
     server = await startServer({
@@ -54,15 +54,13 @@ describe('integration: a fault in the acceptor', function () {
   });
 
   afterEach(async () => {
-    for (const client of clients.splice(0)) client.destroy();
+    peers.closeAll();
     await server.stop();
   });
 
   it('stops listening, closes every connection and settles `failed` with the fault', async () => {
-    const { client: first } = await RawClient.greeted(server.port);
-    clients.push(first);
-    const second = await RawClient.connect(server.port);
-    clients.push(second);
+    const { client: first } = await peers.greeted(server.port);
+    const second = await peers.connect(server.port);
 
     const fault = await server.failed;
     expect(String(fault)).to.include('telemetry sink broke');

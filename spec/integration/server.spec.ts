@@ -5,7 +5,6 @@
  */
 import { expect } from 'chai';
 import { type RunningServer, startServer } from '../../actors/acceptor.js';
-import { type RunningClient, runClient } from '../../actors/client.js';
 import { FRAME_HEADER_BYTES, frame } from '../../lib/framing.js';
 import {
   encodeMessage,
@@ -16,7 +15,8 @@ import {
 } from '../../lib/protocol.js';
 import { SimulatedStation } from '../../lib/sensors/model.js';
 import { DEFAULT_STATION } from '../../lib/sensors/station.js';
-import { RawClient } from '../helpers/rawClient.js';
+import { Peers } from '../helpers/peers.js';
+import type { RawClient } from '../helpers/rawClient.js';
 import { until } from '../helpers/wait.js';
 
 const SEED = 7;
@@ -33,20 +33,10 @@ const expected = Object.fromEntries(
 describe('integration: the server', function () {
   this.timeout(20_000);
   let server: RunningServer;
-  const clients: RawClient[] = [];
-  const pollers: RunningClient[] = [];
-
-  /** runClient, stopped in afterEach. */
-  function poll(...args: Parameters<typeof runClient>): RunningClient {
-    const poller = runClient(...args);
-    pollers.push(poller);
-    return poller;
-  }
+  const peers = new Peers();
 
   async function greeted(): Promise<RawClient> {
-    const { client } = await RawClient.greeted(server.port);
-    clients.push(client);
-    return client;
+    return (await peers.greeted(server.port)).client;
   }
 
   beforeEach(async () => {
@@ -60,15 +50,12 @@ describe('integration: the server', function () {
   });
 
   afterEach(async () => {
-    // A client actor left polling would retry for ever once the server is gone.
-    for (const poller of pollers.splice(0)) poller.stop();
-    for (const client of clients.splice(0)) client.destroy();
+    peers.closeAll();
     await server.stop();
   });
 
   it('greets with its protocol version, station and units', async () => {
-    const client = await RawClient.connect(server.port);
-    clients.push(client);
+    const client = await peers.connect(server.port);
     client.send({ type: 'hello', version: PROTOCOL_VERSION });
     const welcome = await client.next();
     expect(welcome).to.deep.include({ type: 'welcome', version: PROTOCOL_VERSION, units: UNITS });
@@ -107,7 +94,7 @@ describe('integration: the server', function () {
   it('serves 50 client actors polling at once, each poll with all four readings', async () => {
     const lines: string[] = [];
     const problems: string[] = [];
-    const client = poll(
+    const client = peers.poll(
       {
         host: '127.0.0.1',
         port: server.port,
@@ -186,8 +173,7 @@ describe('integration: the server', function () {
   });
 
   it('refuses a protocol version it does not speak with ERR_UNSUPPORTED_VERSION, then closes', async () => {
-    const client = await RawClient.connect(server.port);
-    clients.push(client);
+    const client = await peers.connect(server.port);
     client.send({ type: 'hello', version: PROTOCOL_VERSION + 1 });
     const messages = await client.rest();
     expect(messages).to.have.length(1);

@@ -8,11 +8,11 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { type RunningServer, startServer } from '../../actors/acceptor.js';
-import { type RunningClient, runClient } from '../../actors/client.js';
 import { SEATTLE_RECORD_STATION } from '../../lib/sensors/datasets.js';
 import { SimulatedStation } from '../../lib/sensors/model.js';
 import { createSource, resolveStations, type StationSetup } from '../../lib/sensors/sources.js';
 import { STATIONS } from '../../lib/sensors/station.js';
+import { Peers } from '../helpers/peers.js';
 import { RawClient } from '../helpers/rawClient.js';
 import { startServerProcess } from '../helpers/serverProcess.js';
 
@@ -24,15 +24,7 @@ describe('integration: several stations, a replay, and units', function () {
   this.timeout(20_000);
   let server: RunningServer;
   let setups: StationSetup[];
-  const clients: RawClient[] = [];
-  const pollers: RunningClient[] = [];
-
-  /** runClient, stopped in afterEach. */
-  function poll(...args: Parameters<typeof runClient>): RunningClient {
-    const poller = runClient(...args);
-    pollers.push(poller);
-    return poller;
-  }
+  const peers = new Peers();
 
   beforeEach(async () => {
     setups = resolveStations(
@@ -50,17 +42,11 @@ describe('integration: several stations, a replay, and units', function () {
   });
 
   afterEach(async () => {
-    // A client actor left polling would retry for ever once the server is gone.
-    for (const poller of pollers.splice(0)) poller.stop();
-    for (const client of clients.splice(0)) client.destroy();
+    peers.closeAll();
     await server.stop();
   });
 
-  async function greeted() {
-    const { client, welcome } = await RawClient.greeted(server.port);
-    clients.push(client);
-    return { client, welcome };
-  }
+  const greeted = () => peers.greeted(server.port);
 
   it('lists every station in the welcome, the default first', async () => {
     const { welcome } = await greeted();
@@ -118,7 +104,7 @@ describe('integration: several stations, a replay, and units', function () {
   it('polls the station --station names, and shows --units us', async () => {
     const lines: string[] = [];
     const news: string[] = [];
-    const polling = poll(
+    const polling = peers.poll(
       {
         host: '127.0.0.1',
         port: server.port,
@@ -143,7 +129,7 @@ describe('integration: several stations, a replay, and units', function () {
 
   it('makes the Seattle replay a client poll with the pressure shown missing, and exit 1 with --count', async () => {
     const lines: string[] = [];
-    const polling = poll(
+    const polling = peers.poll(
       {
         host: '127.0.0.1',
         port: server.port,
