@@ -13,29 +13,33 @@
  */
 import { createServer, type Socket } from 'node:net';
 import { commandLine, runProgram } from '../actors/cli/program.js';
+import { closeGracefully } from '../actors/connection.js';
 import { describeOptions, SERVER_OPTIONS } from '../lib/config.js';
-import { describeError, type ErrorCode } from '../lib/errors.js';
+import { describeError } from '../lib/errors.js';
 import { FrameDecoder, MAX_REQUEST_FRAME_BYTES } from '../lib/framing.js';
 import { createLogger } from '../lib/log.js';
 import {
-  type ClientMessage,
   decodeClientMessage,
   encodeMessage,
-  errorReply,
   PROTOCOL_VERSION,
-  READING_UNITS,
-  type Rejected,
   type ServerMessage,
   UNITS,
   type Welcome,
 } from '../lib/protocol.js';
 import { SimulatedStation } from '../lib/sensors/model.js';
+import type { SensorResult } from '../lib/sensors/result.js';
 import { DEFAULT_STATION, stationInfo } from '../lib/sensors/station.js';
+import {
+  admit,
+  connectionError,
+  NEW_SESSION,
+  type ReadItem,
+  replyTo,
+  type Session,
+  type WorkItem,
+} from '../lib/session.js';
 
 const PROGRAM = 'meteo-baseline';
-
-/** As the product's connection does (actors/connection.ts): read and drop for a while, then close. */
-const CLOSE_LINGER_MS = 2_000;
 
 const USAGE = `Usage: node dist/bench/baselineServer.js [options]
 
@@ -45,102 +49,59 @@ readings computed on the main thread.
 Options:
 ${describeOptions(SERVER_OPTIONS)}`;
 
-function closeGracefully(socket: Socket): void {
-  if (socket.destroyed) return;
-  socket.removeAllListeners('data');
-  socket.on('data', () => {});
-  socket.resume();
-  socket.end();
-  const timer = setTimeout(() => socket.destroy(), CLOSE_LINGER_MS);
-  timer.unref();
-  socket.once('close', () => clearTimeout(timer));
-}
-
-/** One connection: frames in, replies out, in order, one write per chunk read. */
+/**
+ * One connection: frames in, replies out, in order, one write per chunk read.
+ * The protocol is lib/session.ts's, as in the product; only the sensor read
+ * differs: made here, on the main thread, as the frame is decoded.
+ */
 function serve(socket: Socket, welcome: Welcome, sensors: SimulatedStation): void {
   const decoder = new FrameDecoder(MAX_REQUEST_FRAME_BYTES);
-  let greeted = false;
-  let closing = false;
+  let session: Session = NEW_SESSION;
+  const work: WorkItem[] = [];
 
-  const answer = (message: ClientMessage | Rejected, timeMs: number): ServerMessage => {
-    switch (message.type) {
-      case 'rejected':
-        return errorReply(message.id, message.code, message.message);
-      case 'hello':
-        if (greeted)
-          return errorReply(null, 'ERR_ALREADY_GREETED', 'the handshake is already done');
-        if (message.version !== PROTOCOL_VERSION) {
-          closing = true;
-          return errorReply(
-            null,
-            'ERR_UNSUPPORTED_VERSION',
-            `this server speaks protocol version ${PROTOCOL_VERSION}, not ${message.version}`,
-          );
-        }
-        greeted = true;
-        return welcome;
-      case 'read': {
-        if (!greeted) {
-          return errorReply(message.id, 'ERR_HANDSHAKE_REQUIRED', 'send hello before any request');
-        }
-        // One station, as the product serves by default (--stations seattle).
-        if (message.station !== undefined && message.station !== DEFAULT_STATION.id) {
-          return errorReply(
-            message.id,
-            'ERR_UNKNOWN_STATION',
-            `no station ${JSON.stringify(message.station)}; stations are ${DEFAULT_STATION.id}`,
-          );
-        }
-        try {
-          const { value, observedAt } = sensors.observe(message.reading, timeMs);
-          if (!Number.isFinite(value)) throw new Error(`the model gave ${value}`);
-          return {
-            type: 'reading',
-            id: message.id,
-            station: DEFAULT_STATION.id,
-            reading: message.reading,
-            value,
-            unit: READING_UNITS[message.reading],
-            observedAt: new Date(observedAt),
-          };
-        } catch (err) {
-          return errorReply(
-            message.id,
-            'ERR_SENSOR_FAILED',
-            `the sensor read failed: ${describeError(err)}`,
-          );
-        }
-      }
+  const observe = (item: ReadItem, timeMs: number): SensorResult => {
+    try {
+      const observation = sensors.observe(item.reading, timeMs);
+      if (!Number.isFinite(observation.value))
+        throw new Error(`the model gave ${observation.value}`);
+      return observation;
+    } catch (err) {
+      return {
+        code: 'ERR_SENSOR_FAILED',
+        message: `the sensor read failed: ${describeError(err)}`,
+      };
     }
-  };
-
-  const closeWith = (replies: Buffer[], code: ErrorCode, message: string): void => {
-    replies.push(encodeMessage(errorReply(null, code, message)));
-    closing = true;
   };
 
   socket.on('data', (chunk: Buffer) => {
-    if (closing) return;
+    if (session.endedBy !== null) return;
     const { frames, error } = decoder.push(chunk);
     const timeMs = Date.now();
-    const replies: Buffer[] = [];
-    for (const body of frames) {
-      replies.push(encodeMessage(answer(decodeClientMessage(body), timeMs)));
-      if (closing) break;
+    work.length = 0;
+    session = admit(session, welcome, frames.map(decodeClientMessage), timeMs, work);
+    if (error && session.endedBy === null) {
+      work.push({ kind: 'reply', reply: connectionError(error.code, error.message) });
+      session = { ...session, endedBy: error.code };
     }
-    if (error && !closing) closeWith(replies, error.code, error.message);
-    if (replies.length > 0) {
-      // One write per chunk, as the product writes one batch per turn.
-      const ok = socket.write(
-        replies.length === 1 ? (replies[0] as Buffer) : Buffer.concat(replies),
-      );
+    if (work.length === 0) return;
+    const replies = work.map((item) =>
+      item.kind === 'reply'
+        ? item.reply.message
+        : replyTo(welcome, item, observe(item, timeMs)).message,
+    );
+    // One write per chunk, as the product writes one batch per turn.
+    const ok = socket.write(
+      replies.length === 1
+        ? encodeMessage(replies[0] as ServerMessage)
+        : Buffer.concat(replies.map(encodeMessage)),
+    );
+    if (session.endedBy !== null) {
+      closeGracefully(socket);
+    } else if (!ok) {
       // Backpressure (docs/PROTOCOL.md §5.3): take nothing more until the peer reads.
-      if (!ok && !closing) {
-        socket.pause();
-        socket.once('drain', () => socket.resume());
-      }
+      socket.pause();
+      socket.once('drain', () => socket.resume());
     }
-    if (closing) closeGracefully(socket);
   });
   // Every request is answered as it is read, so a half-close can be answered at once.
   socket.on('end', () => closeGracefully(socket));

@@ -34,39 +34,19 @@
  */
 import { assign, setup } from 'xstate';
 import { type ErrorCode, MeteoError } from '../lib/errors.js';
-import {
-  type ClientMessage,
-  errorReply,
-  PROTOCOL_VERSION,
-  READING_UNITS,
-  type Reading,
-  type Rejected,
-  type ServerMessage,
-  type Welcome,
-} from '../lib/protocol.js';
+import type { ClientMessage, Rejected, Welcome } from '../lib/protocol.js';
 import type { SensorRead } from '../lib/sensors/batch.js';
-import { isSensorFailure, type SensorResult } from '../lib/sensors/result.js';
+import type { SensorResult } from '../lib/sensors/result.js';
+import {
+  admit,
+  assemble,
+  connectionError,
+  type Reply,
+  readsOf,
+  type WorkItem,
+} from '../lib/session.js';
 
-/** A reply on its way out, with what the server's counters need to know about it. */
-export interface Reply {
-  readonly message: ServerMessage;
-  /** The reading the request asked for, when it was a read. */
-  readonly reading: Reading | null;
-  /** When its request arrived (the clock of RECEIVED), or null for an error the server raised itself. */
-  readonly receivedAt: number | null;
-}
-
-/** A unit of work in the mailbox: a sensor read to make, or a reply already known. */
-export type WorkItem =
-  | {
-      readonly kind: 'read';
-      readonly id: number;
-      readonly reading: Reading;
-      /** The station's index in the welcome's list. */
-      readonly station: number;
-      readonly receivedAt: number;
-    }
-  | { readonly kind: 'reply'; readonly reply: Reply };
+export type { Reply, WorkItem } from '../lib/session.js';
 
 /** The connection's way to the world: its socket and the sensors. */
 export interface ConnectionLink {
@@ -160,120 +140,31 @@ export type ConnectionEvent =
   /** The server is stopping: answer what was received, then say so and close. */
   | { readonly type: 'SHUTDOWN' };
 
-/** An error the server raises itself, not about one request. */
-function serverErrorReply(code: ErrorCode, message: string): Reply {
-  return { message: errorReply(null, code, message), reading: null, receivedAt: null };
-}
-
-function stationIndex(welcome: Welcome, id: string): number {
-  return welcome.stations.findIndex((station) => station.id === id);
-}
-
 /**
- * Turns received messages into work, appended to `queue` in order. The
- * handshake is settled here rather than in a state of its own, because a
- * hello and the requests behind it may arrive in one read and must be
- * answered in that order.
+ * Admits received messages into `queue` by the protocol session's rules
+ * (lib/session.ts). A connection that is closing takes no more.
  */
-function admit(
+function admitInto(
   context: ConnectionContext,
   messages: readonly (ClientMessage | Rejected)[],
   receivedAt: number,
   queue: WorkItem[],
 ): Pick<ConnectionContext, 'greeted' | 'closing' | 'closeReason'> {
-  let { greeted, closing, closeReason } = context;
-  const answer = (message: ServerMessage): void => {
-    queue.push({ kind: 'reply', reply: { message, reading: null, receivedAt } });
-  };
-  for (const message of messages) {
-    if (closing) break;
-    switch (message.type) {
-      case 'rejected':
-        answer(errorReply(message.id, message.code, message.message));
-        break;
-      case 'hello':
-        if (greeted) {
-          answer(errorReply(null, 'ERR_ALREADY_GREETED', 'the handshake is already done'));
-        } else if (message.version !== PROTOCOL_VERSION) {
-          answer(
-            errorReply(
-              null,
-              'ERR_UNSUPPORTED_VERSION',
-              `this server speaks protocol version ${PROTOCOL_VERSION}, not ${message.version}`,
-            ),
-          );
-          closing = true;
-          closeReason = 'ERR_UNSUPPORTED_VERSION';
-        } else {
-          answer(context.welcome);
-          greeted = true;
-        }
-        break;
-      case 'read': {
-        if (!greeted) {
-          answer(errorReply(message.id, 'ERR_HANDSHAKE_REQUIRED', 'send hello before any request'));
-          break;
-        }
-        // No station named: the default, first in the welcome's list.
-        const station =
-          message.station === undefined ? 0 : stationIndex(context.welcome, message.station);
-        if (station < 0) {
-          answer(
-            errorReply(
-              message.id,
-              'ERR_UNKNOWN_STATION',
-              `no station ${JSON.stringify(message.station)}; stations are ${context.welcome.stations.map((known) => known.id).join(', ')}`,
-            ),
-          );
-          break;
-        }
-        queue.push({ kind: 'read', id: message.id, reading: message.reading, station, receivedAt });
-        break;
-      }
-    }
-  }
-  return { greeted, closing, closeReason };
-}
-
-/** Zips a batch with the results of its reads into replies, in request order. */
-function assemble(
-  welcome: Welcome,
-  batch: readonly WorkItem[],
-  results: readonly SensorResult[],
-): Reply[] {
-  let next = 0;
-  return batch.map((item): Reply => {
-    if (item.kind === 'reply') return item.reply;
-    const { id, reading, station, receivedAt } = item;
-    const result = results[next++];
-    let message: ServerMessage;
-    if (result === undefined) {
-      message = errorReply(id, 'ERR_SENSOR_FAILED', 'the sensor gave no result for this read');
-    } else if (isSensorFailure(result)) {
-      message = errorReply(id, result.code, result.message);
-    } else {
-      message = {
-        type: 'reading',
-        id,
-        station: welcome.stations[station]?.id ?? '',
-        reading,
-        value: result.value,
-        unit: READING_UNITS[reading],
-        observedAt: new Date(result.observedAt),
-      };
-    }
-    return { message, reading, receivedAt };
-  });
+  if (context.closing) return context;
+  const session = admit(
+    { greeted: context.greeted, endedBy: null },
+    context.welcome,
+    messages,
+    receivedAt,
+    queue,
+  );
+  return session.endedBy === null
+    ? { greeted: session.greeted, closing: false, closeReason: context.closeReason }
+    : { greeted: session.greeted, closing: true, closeReason: session.endedBy };
 }
 
 /** One empty list for every empty queue and batch: no allocation per request to say "nothing". */
 const NOTHING: readonly WorkItem[] = Object.freeze([]);
-
-function readsOf(batch: readonly WorkItem[]): SensorRead[] {
-  const reads: SensorRead[] = [];
-  for (const item of batch) if (item.kind === 'read') reads.push(item);
-  return reads;
-}
 
 export const connectionMachine = setup({
   types: {
@@ -309,7 +200,7 @@ export const connectionMachine = setup({
     admit: assign(({ context, event }) => {
       if (event.type !== 'RECEIVED') return {};
       const queue = [...context.queue];
-      const { greeted, closing, closeReason } = admit(
+      const { greeted, closing, closeReason } = admitInto(
         context,
         event.messages,
         event.receivedAt,
@@ -325,7 +216,7 @@ export const connectionMachine = setup({
     admitAsBatch: assign(({ context, event }) => {
       if (event.type !== 'RECEIVED') return {};
       const batch: WorkItem[] = [];
-      const { greeted, closing, closeReason } = admit(
+      const { greeted, closing, closeReason } = admitInto(
         context,
         event.messages,
         event.receivedAt,
@@ -342,7 +233,7 @@ export const connectionMachine = setup({
         : {
             queue: [
               ...context.queue,
-              { kind: 'reply', reply: serverErrorReply(params.code, params.message) },
+              { kind: 'reply', reply: connectionError(params.code, params.message) },
             ],
             closing: true,
             closeReason: params.code,
@@ -360,7 +251,7 @@ export const connectionMachine = setup({
         params.cause === 'write-stalled'
           ? `replies went unread for ${context.limits.writeTimeoutMs} ms`
           : `a batch of replies left more than ${context.limits.maxOutputBytes} bytes the socket could not take`;
-      context.link.send([serverErrorReply('ERR_SLOW_READER', message)], () => {});
+      context.link.send([connectionError('ERR_SLOW_READER', message)], () => {});
     },
     markSlowReader: assign({ closing: true, closeReason: 'ERR_SLOW_READER' }),
     markPeerEnded: assign(({ context }) => ({
