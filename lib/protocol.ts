@@ -1,10 +1,12 @@
 /**
  * The messages of the wire protocol (docs/PROTOCOL.md §3–§7) and their
- * MessagePack encoding. Pure: bytes in, typed messages out, and back.
+ * MessagePack encoding: written by lib/msgpackWriter.ts, read by msgpackr.
+ * Pure: bytes in, typed messages out, and back.
  */
-import { addExtension, Packr, RESERVE_START_SPACE, Unpackr } from 'msgpackr';
+import { Unpackr } from 'msgpackr';
 import { type ErrorCode, MeteoError } from './errors.js';
-import { FRAME_HEADER_BYTES, writeFrameHeader } from './framing.js';
+import { FRAME_HEADER_BYTES } from './framing.js';
+import { encodeConstant, MessagePackWriter } from './msgpackWriter.js';
 
 /** The protocol version this code speaks (docs/PROTOCOL.md §4). */
 export const PROTOCOL_VERSION = 1;
@@ -119,91 +121,172 @@ export function errorReply(id: number | null, code: ErrorCode, message: string):
 
 // ---------------------------------------------------------------- encoding
 
-/**
- * msgpackr writes a whole number as a MessagePack integer. Readings are
- * doubles, and a client in a typed language must get a float 64 even for
- * 0.0 mm or 12.0 °C (docs/PROTOCOL.md §3). Wrapping a number in `Float64`
- * makes the encoder write marker 0xcb and the eight IEEE-754 bytes, whatever
- * the value. The extension writes in place through the allocator msgpackr
- * hands to `pack`, so no extension header is emitted; its type is only the
- * key msgpackr files it under, and the decoder rejects it on the wire.
+/*
+ * Messages are written field by field with lib/msgpackWriter.ts, not by a
+ * general encoder (issue #11): every real number is float 64 even when whole
+ * (docs/PROTOCOL.md §3), which a general encoder does not do for a
+ * JavaScript number, and nothing is written but the message's own fields, in
+ * the order of its interface above (the order of docs/PROTOCOL.md's
+ * examples). The bytes are those msgpackr wrote before, for every message
+ * built in that order (spec/lib/protocol.spec.ts). The constant keys are
+ * encoded once, here; a message copies their bytes.
  */
-export class Float64 {
-  constructor(readonly value: number) {}
+
+/** The one writer of this thread's messages; `encodeMessage` and `encodeMessages` do not nest. */
+const writer = new MessagePackWriter();
+
+function key(name: string): Uint8Array {
+  return encodeConstant((w) => w.string(name));
 }
 
-const FLOAT64_EXTENSION_TYPE = 1;
-
-/**
- * msgpackr calls an extension's `pack` with an allocator as its second
- * argument (pack.js, "extension.pack.call(this, value, (size) => ...)"): a
- * `pack` that writes through it and returns nothing adds no extension header.
- * The published type omits the allocator, hence the cast below.
- */
-type Allocate = (size: number) => { target: Uint8Array; targetView: DataView; position: number };
-
-function packFloat64(float: Float64, allocate: Allocate): void {
-  const { target, targetView, position } = allocate(9);
-  target[position] = 0xcb;
-  targetView.setFloat64(position + 1, float.value);
+/** A map's header and its first keys and constant values, as one run of bytes. */
+function head(entries: number, type: ServerMessage['type'] | ClientMessage['type'], next: string) {
+  return encodeConstant((w) => {
+    w.mapHeader(entries);
+    w.string('type');
+    w.string(type);
+    w.string(next);
+  });
 }
 
-addExtension({
-  Class: Float64,
-  type: FLOAT64_EXTENSION_TYPE,
-  pack: packFloat64 as unknown as (value: unknown) => Buffer,
-  unpack(): never {
-    throw new Error(`MessagePack extension ${FLOAT64_EXTENSION_TYPE} is not part of the protocol`);
-  },
-});
+const KEY_ID = key('id');
+const KEY_STATION = key('station');
+const KEY_READING = key('reading');
+const KEY_VALUE = key('value');
+const KEY_UNIT = key('unit');
+const KEY_OBSERVED_AT = key('observedAt');
+const KEY_CODE = key('code');
+const KEY_MESSAGE = key('message');
+const KEY_SERVER = key('server');
+const KEY_STATIONS = key('stations');
+const KEY_UNITS = key('units');
+const KEY_NAME = key('name');
+const KEY_LATITUDE = key('latitude');
+const KEY_LONGITUDE = key('longitude');
+const KEY_ELEVATION = key('elevation');
+const KEY_TEMPERATURE = key('temperature');
+const KEY_PRESSURE = key('pressure');
+const KEY_RAINFALL = key('rainfall');
 
-// Records off: plain maps and arrays that any MessagePack library reads.
-const packr = new Packr({ useRecords: false, variableMapSize: true });
-// A peer may write any integer as int 64 or uint 64 (a Go client writes an `int` so); msgpackr
-// would hand those over as BigInt, which no field accepts. As numbers they pass the range checks.
-const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
+const READING_HEAD = head(7, 'reading', 'id');
+const ERROR_HEAD = head(4, 'error', 'id');
+const WELCOME_HEAD = head(6, 'welcome', 'version');
+const HELLO_HEAD = head(2, 'hello', 'version');
+const READ_HEAD = head(3, 'read', 'id');
+const READ_WITH_STATION_HEAD = head(4, 'read', 'id');
 
-function stationToWire(station: StationInfo): unknown {
-  return {
-    ...station,
-    latitude: new Float64(station.latitude),
-    longitude: new Float64(station.longitude),
-    elevation: new Float64(station.elevation),
-  };
+function writeStation(w: MessagePackWriter, station: StationInfo): void {
+  w.mapHeader(5);
+  w.raw(KEY_ID);
+  w.string(station.id);
+  w.raw(KEY_NAME);
+  w.string(station.name);
+  w.raw(KEY_LATITUDE);
+  w.float64(station.latitude);
+  w.raw(KEY_LONGITUDE);
+  w.float64(station.longitude);
+  w.raw(KEY_ELEVATION);
+  w.float64(station.elevation);
 }
 
-/** The wire form of a message: numbers that are doubles by definition are wrapped. */
-function toWire(message: ServerMessage | ClientMessage): unknown {
+function writeBody(w: MessagePackWriter, message: ServerMessage | ClientMessage): void {
   switch (message.type) {
     case 'reading':
-      return {
-        type: message.type,
-        id: message.id,
-        station: message.station,
-        reading: message.reading,
-        value: new Float64(message.value),
-        unit: message.unit,
-        observedAt: message.observedAt,
-      };
+      w.raw(READING_HEAD);
+      w.integer(message.id);
+      w.raw(KEY_STATION);
+      w.string(message.station);
+      w.raw(KEY_READING);
+      w.string(message.reading);
+      w.raw(KEY_VALUE);
+      w.float64(message.value);
+      w.raw(KEY_UNIT);
+      w.string(message.unit);
+      w.raw(KEY_OBSERVED_AT);
+      w.timestamp(message.observedAt);
+      return;
+    case 'error':
+      w.raw(ERROR_HEAD);
+      if (message.id === null) w.nil();
+      else w.integer(message.id);
+      w.raw(KEY_CODE);
+      w.string(message.code);
+      w.raw(KEY_MESSAGE);
+      w.string(message.message);
+      return;
     case 'welcome':
-      return {
-        ...message,
-        station: stationToWire(message.station),
-        stations: message.stations.map(stationToWire),
-      };
-    default:
-      return message;
+      w.raw(WELCOME_HEAD);
+      w.integer(message.version);
+      w.raw(KEY_SERVER);
+      w.string(message.server);
+      w.raw(KEY_STATION);
+      writeStation(w, message.station);
+      w.raw(KEY_STATIONS);
+      w.arrayHeader(message.stations.length);
+      for (const station of message.stations) writeStation(w, station);
+      w.raw(KEY_UNITS);
+      w.mapHeader(3);
+      w.raw(KEY_TEMPERATURE);
+      w.string(message.units.temperature);
+      w.raw(KEY_PRESSURE);
+      w.string(message.units.pressure);
+      w.raw(KEY_RAINFALL);
+      w.string(message.units.rainfall);
+      return;
+    case 'hello':
+      w.raw(HELLO_HEAD);
+      w.integer(message.version);
+      return;
+    case 'read':
+      w.raw(message.station === undefined ? READ_HEAD : READ_WITH_STATION_HEAD);
+      w.integer(message.id);
+      w.raw(KEY_READING);
+      w.string(message.reading);
+      if (message.station !== undefined) {
+        w.raw(KEY_STATION);
+        w.string(message.station);
+      }
+      return;
   }
 }
 
-/** One message as a whole frame, length prefix included, ready to write. */
+/** One frame: the length prefix (docs/PROTOCOL.md §2), filled in once the body is written. */
+function writeFrame(w: MessagePackWriter, message: ServerMessage | ClientMessage): void {
+  const prefix = w.skip(FRAME_HEADER_BYTES);
+  writeBody(w, message);
+  w.setUint32At(prefix, w.length - prefix - FRAME_HEADER_BYTES);
+}
+
+/**
+ * One message as a whole frame, length prefix included, ready to write.
+ *
+ * @throws RangeError when a reading's `observedAt` is an invalid Date.
+ */
 export function encodeMessage(message: ServerMessage | ClientMessage): Buffer {
-  // Reserve the prefix in msgpackr's own buffer, so the frame is built without a copy.
-  const out = packr.pack(toWire(message), RESERVE_START_SPACE | FRAME_HEADER_BYTES);
-  return writeFrameHeader(out);
+  writer.reset();
+  writeFrame(writer, message);
+  return writer.copyOut();
+}
+
+/**
+ * Several messages as whole frames back to back, in order, in one buffer:
+ * a batch of replies goes out in one write (docs/PROTOCOL.md §7), without a
+ * buffer per message to concatenate.
+ *
+ * @throws RangeError when a reading's `observedAt` is an invalid Date.
+ */
+export function encodeMessages(messages: readonly ServerMessage[]): Buffer {
+  writer.reset();
+  for (const message of messages) writeFrame(writer, message);
+  return writer.copyOut();
 }
 
 // ---------------------------------------------------------------- decoding
+
+// Records off: plain maps and arrays, as any MessagePack library writes them.
+// A peer may write any integer as int 64 or uint 64 (a Go client writes an `int` so); msgpackr
+// would hand those over as BigInt, which no field accepts. As numbers they pass the range checks.
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
 
 type Fields = Record<string, unknown>;
 

@@ -5,8 +5,8 @@ import { SimulatedStation } from '../../lib/sensors/model.js';
 import type { SensorResult } from '../../lib/sensors/result.js';
 import { SIMULATED } from '../../lib/sensors/sources.js';
 import { DEFAULT_STATION } from '../../lib/sensors/station.js';
-import { CRASH_AT_MS, FAULTY_WORKER_URL, SLOW_AT_MS } from '../fixtures/faults.js';
-import { nextTurn } from '../helpers/wait.js';
+import { CRASH_AT_MS, FAULTY_WORKER_URL, SLOW_AT_MS, SLOW_FOR_MS } from '../fixtures/faults.js';
+import { nextTurn, until } from '../helpers/wait.js';
 
 const SEED = 11;
 const PINNED_MS = Date.UTC(2026, 5, 1, 18, 45, 30);
@@ -120,6 +120,28 @@ describe('actors/sensorPool', function () {
     now = PINNED_MS;
     const [after] = await read(pool, ['rainfall']);
     expect(after).to.have.property('value').that.is.a('number');
+  });
+
+  it('aborts a task at its deadline: Piscina stops the thread that runs it', async () => {
+    pool = poolOf({
+      threads: 1,
+      now: () => SLOW_AT_MS,
+      workerUrl: FAULTY_WORKER_URL,
+      readTimeoutMs: 100,
+    });
+    await pool.ready();
+    const [held] = pool.threads;
+    if (held === undefined) throw new Error('the pool has no thread');
+    let stopped = false;
+    held.once('exit', () => {
+      stopped = true;
+    });
+    const [late] = await read(pool, ['rainfall']);
+    expect(late).to.have.property('code', 'ERR_SENSOR_FAILED');
+    // Only an abort stops the thread: a task left to run would end at SLOW_FOR_MS and keep it.
+    await until(() => stopped, 'the thread of the aborted task stops', SLOW_FOR_MS * 3);
+    await pool.ready();
+    expect(pool.threads).to.not.include(held);
   });
 
   it('answers an empty list at once, without a task', async () => {

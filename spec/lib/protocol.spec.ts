@@ -8,11 +8,13 @@ import {
   decodeClientMessage,
   decodeServerMessage,
   encodeMessage,
+  encodeMessages,
   MAX_REQUEST_ID,
   READINGS,
   type ReadingReply,
   type ReadRequest,
   type ServerMessage,
+  type StationInfo,
   UNITS,
   type Welcome,
 } from '../../lib/protocol.js';
@@ -90,6 +92,121 @@ const PINNED_READING_REPLY: ReadingReply = {
   unit: 'mm',
   observedAt: new Date('2026-11-26T21:30:00Z'),
 };
+
+/*
+ * The other examples of docs/PROTOCOL.md, as written there (§4.1, §4.2, §5.1, §6.1).
+ *
+ * HELLO_FRAME_HEX: { type: "hello", version: 1 }, 21 bytes of body.
+ * READ_WITH_STATION_FRAME_HEX: the §5.1 read naming its station: fixmap 4, 48 bytes.
+ * WELCOME_FRAME_HEX: the default server's welcome, 325 bytes; its `stations`
+ *   holds the same 5-entry map as `station`, 105 bytes.
+ * ERROR_FRAME_HEX: ERR_UNKNOWN_READING for id 8, 143 bytes; the message, 92 bytes, is str 8.
+ */
+const HELLO_FRAME_HEX =
+  '00000015' + '82' + 'a474797065' + 'a568656c6c6f' + 'a776657273696f6e' + '01';
+
+const READ_WITH_STATION_FRAME_HEX =
+  '00000030' +
+  '84' +
+  'a474797065' +
+  'a472656164' +
+  'a26964' +
+  '07' +
+  'a772656164696e67' +
+  'a87261696e66616c6c' +
+  'a773746174696f6e' +
+  'a773656174746c65';
+
+const SEATTLE_STATION_HEX =
+  '85' +
+  'a26964' +
+  'a773656174746c65' +
+  'a46e616d65' +
+  'bf53656174746c652c2057617368696e67746f6e202873696d756c6174656429' +
+  'a86c61746974756465' +
+  'cb4047cd97f62b6ae8' +
+  'a96c6f6e676974756465' +
+  'cbc05e9541205bc01a' +
+  'a9656c65766174696f6e' +
+  'cb404c000000000000';
+
+const WELCOME_FRAME_HEX =
+  '00000145' +
+  '86' +
+  'a474797065' +
+  'a777656c636f6d65' +
+  'a776657273696f6e' +
+  '01' +
+  'a6736572766572' +
+  'b26d6574656f2d6163746f72732f302e312e30' +
+  'a773746174696f6e' +
+  SEATTLE_STATION_HEX +
+  'a873746174696f6e73' +
+  '91' +
+  SEATTLE_STATION_HEX +
+  'a5756e697473' +
+  '83' +
+  'ab74656d7065726174757265' +
+  'a3c2b043' +
+  'a87072657373757265' +
+  'a3685061' +
+  'a87261696e66616c6c' +
+  'a26d6d';
+
+const ERROR_FRAME_HEX =
+  '0000008f' +
+  '84' +
+  'a474797065' +
+  'a56572726f72' +
+  'a26964' +
+  '08' +
+  'a4636f6465' +
+  'b34552525f554e4b4e4f574e5f52454144494e47' +
+  'a76d657373616765' +
+  'd95c' +
+  '6e6f2072656164696e67206e616d6564202268756d6964697479223b2072656164696e677320617265206d696e' +
+  '54656d70657261747572652c206d617854656d70657261747572652c2070726573737572652c207261696e66616c6c';
+
+const SEATTLE: StationInfo = {
+  id: 'seattle',
+  name: 'Seattle, Washington (simulated)',
+  latitude: 47.6062,
+  longitude: -122.3321,
+  elevation: 56,
+};
+
+/** The documented messages, each with its frame. */
+const DOCUMENTED: readonly [string, ServerMessage | ClientMessage, string][] = [
+  ['a hello (§4.1)', { type: 'hello', version: 1 }, HELLO_FRAME_HEX],
+  [
+    'a welcome (§4.2)',
+    {
+      type: 'welcome',
+      version: 1,
+      server: 'meteo-actors/0.1.0',
+      station: SEATTLE,
+      stations: [SEATTLE],
+      units: UNITS,
+    },
+    WELCOME_FRAME_HEX,
+  ],
+  [
+    'a read naming its station (§5.1)',
+    { type: 'read', id: 7, reading: 'rainfall', station: 'seattle' },
+    READ_WITH_STATION_FRAME_HEX,
+  ],
+  [
+    'an error (§6.1)',
+    {
+      type: 'error',
+      id: 8,
+      code: 'ERR_UNKNOWN_READING',
+      message:
+        'no reading named "humidity"; readings are minTemperature, maxTemperature, pressure, rainfall',
+    },
+    ERROR_FRAME_HEX,
+  ],
+];
 
 /** A plain MessagePack encoder for hand-made bodies, valid or not. */
 const testPackr = new Packr({ useRecords: false, variableMapSize: true });
@@ -274,6 +391,29 @@ describe('lib/protocol', () => {
       const body = bodyOf(Buffer.from(READING_REPLY_FRAME_HEX, 'hex'));
       expect(decodeServerMessage(body)).to.deep.equal(PINNED_READING_REPLY);
     });
+
+    for (const [what, message, frameHex] of DOCUMENTED) {
+      it(`encodes ${what} to exactly the documented bytes, and decodes them back`, () => {
+        expect(encodeMessage(message).toString('hex')).to.equal(frameHex);
+        const body = bodyOf(Buffer.from(frameHex, 'hex'));
+        const decoded =
+          message.type === 'hello' || message.type === 'read'
+            ? decodeClientMessage(body)
+            : decodeServerMessage(body);
+        expect(decoded).to.deep.equal(message);
+      });
+    }
+
+    it('encodes the documented replies as one batch: their frames back to back', () => {
+      const replies = [
+        DOCUMENTED[1]?.[1],
+        PINNED_READING_REPLY,
+        DOCUMENTED[3]?.[1],
+      ] as ServerMessage[];
+      expect(encodeMessages(replies).toString('hex')).to.equal(
+        WELCOME_FRAME_HEX + READING_REPLY_FRAME_HEX + ERROR_FRAME_HEX,
+      );
+    });
   });
 
   describe('encodeMessage', () => {
@@ -308,6 +448,94 @@ describe('lib/protocol', () => {
       const batch = new FrameDecoder(MAX_REPLY_FRAME_BYTES).push(Buffer.concat(frames));
       expect(batch.error).to.equal(undefined);
       expect(batch.frames.map((body) => Buffer.from(body))).to.deep.equal(frames.map(bodyOf));
+    });
+  });
+
+  describe('encodeMessages', () => {
+    it('gives the frames encodeMessage gives, back to back in one buffer (property)', () => {
+      fc.assert(
+        fc.property(fc.array(serverMessageArb, { maxLength: 20 }), (messages) => {
+          const batch = encodeMessages(messages);
+          expect(batch.equals(Buffer.concat(messages.map((m) => encodeMessage(m))))).to.equal(true);
+          const decoded = new FrameDecoder(MAX_REPLY_FRAME_BYTES).push(batch);
+          expect(decoded.error).to.equal(undefined);
+          expect(decoded.frames.map((body) => decodeServerMessage(body))).to.deep.equal(messages);
+        }),
+        { numRuns: 300 },
+      );
+    });
+
+    it('gives an empty buffer for no messages', () => {
+      expect(encodeMessages([]).length).to.equal(0);
+    });
+
+    it('leaves an earlier batch intact while later ones are encoded', () => {
+      const first = encodeMessages([PINNED_READING_REPLY, PINNED_READING_REPLY]);
+      const snapshot = Buffer.from(first);
+      for (let id = 0; id < 500; id++) {
+        encodeMessages([{ type: 'error', id, code: 'ERR_SENSOR_FAILED', message: 'y'.repeat(id) }]);
+      }
+      expect(first.equals(snapshot)).to.equal(true);
+    });
+  });
+
+  describe('the bytes of the msgpackr encoder this one replaced', () => {
+    /*
+     * Until issue #11 the messages were written by msgpackr, with an extension
+     * that forced float 64 for the real numbers. For any other number msgpackr
+     * wrote what the MessagePack specification asks, as a plain Packr still does:
+     * so for messages whose real numbers are not 32-bit integers, a plain
+     * Packr writes the old bytes, and the new encoder must write them too. The
+     * whole ones (which a plain Packr writes as integers) are covered by the
+     * float 64 properties below.
+     */
+    const notInt32 = fc.double().filter((x) => x >> 0 !== x && x >>> 0 !== x);
+    const anyText = fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 40 }),
+      fc.string({ unit: 'binary', minLength: 60, maxLength: 300 }),
+    );
+    const station = fc.record({
+      id: anyText,
+      name: anyText,
+      latitude: notInt32,
+      longitude: notInt32,
+      elevation: notInt32,
+    });
+    const message: fc.Arbitrary<ServerMessage | ClientMessage> = fc.oneof(
+      clientMessageArb,
+      fc.record({
+        type: fc.constant('welcome' as const),
+        version: requestId,
+        server: anyText,
+        station,
+        stations: fc.array(station, { minLength: 1, maxLength: 20 }),
+        units: fc.constant(UNITS),
+      }),
+      fc.record({
+        type: fc.constant('reading' as const),
+        id: requestId,
+        station: anyText,
+        reading,
+        value: notInt32,
+        unit: anyText,
+        observedAt: fc.date({ noInvalidDate: true }),
+      }),
+      fc.record({
+        type: fc.constant('error' as const),
+        id: fc.option(requestId, { nil: null }),
+        code: errorCode,
+        message: anyText,
+      }),
+    );
+
+    it('writes every message as a plain msgpackr Packr writes it, key order and widths included (property)', () => {
+      fc.assert(
+        fc.property(message, (m) => {
+          const frame = encodeMessage(m);
+          expect(bodyOf(frame).toString('hex')).to.equal(pack(m).toString('hex'));
+        }),
+        { numRuns: 2000 },
+      );
     });
   });
 
@@ -379,6 +607,63 @@ describe('lib/protocol', () => {
       );
     });
 
+    /** Doubles, whole ones weighted: a general encoder would write those as integers. */
+    const wholeOrNot = fc.oneof(
+      fc.constantFrom(0, -0, 12, 56, -122, 1013),
+      fc.integer({ min: -(2 ** 31), max: 2 ** 32 - 1 }),
+      fc.double(),
+    );
+
+    it('writes every reading value as float 64, whole ones first of all (property)', () => {
+      fc.assert(
+        fc.property(wholeOrNot, (value) => {
+          const after = bytesAfterKey(encodeMessage(reply(value)), 'value');
+          expect(after.subarray(0, 9).toString('hex')).to.equal(
+            float64Bytes(value).toString('hex'),
+          );
+        }),
+        { numRuns: 1000 },
+      );
+    });
+
+    it("writes every station's latitude, longitude and elevation as float 64, in welcomes of any stations (property)", () => {
+      // ASCII names: no value can hold the bytes of a key, so each key found is a key.
+      const station = fc.record({
+        id: fc.string({ maxLength: 20 }),
+        name: fc.string({ maxLength: 40 }),
+        latitude: wholeOrNot,
+        longitude: wholeOrNot,
+        elevation: wholeOrNot,
+      });
+      const welcome = fc.record({
+        type: fc.constant('welcome' as const),
+        version: requestId,
+        server: fc.string({ maxLength: 20 }),
+        station,
+        stations: fc.array(station, { minLength: 1, maxLength: 20 }),
+        units: fc.constant(UNITS),
+      });
+      fc.assert(
+        fc.property(welcome, (message) => {
+          const encoded = encodeMessage(message);
+          const stations = [message.station, ...message.stations];
+          for (const key of ['latitude', 'longitude', 'elevation'] as const) {
+            const needle = fixstr(key);
+            const found: string[] = [];
+            for (let at = encoded.indexOf(needle); at >= 0; at = encoded.indexOf(needle, at + 1)) {
+              found.push(
+                encoded.subarray(at + needle.length, at + needle.length + 9).toString('hex'),
+              );
+            }
+            expect(found, key).to.deep.equal(
+              stations.map((s) => float64Bytes(s[key]).toString('hex')),
+            );
+          }
+        }),
+        { numRuns: 500 },
+      );
+    });
+
     it("writes every station's latitude, longitude and elevation as float 64 even when whole", () => {
       // One station: the welcome's `station` and `stations` then carry one each.
       const encoded = encodeMessage(WELCOME);
@@ -403,8 +688,8 @@ describe('lib/protocol', () => {
       expect(bytesAfterKey(encoded, 'id').subarray(0, 3).toString('hex')).to.equal('cd012c');
     });
 
-    it('refuses a body that carries the internal float 64 extension type', () => {
-      // fixext 1, type 1: the key msgpackr files Float64 under must not be accepted from a peer.
+    it('refuses a body that carries a MessagePack extension other than the timestamp', () => {
+      // fixext 1, type 1: the type the old encoder's float 64 extension was filed under (issue #11).
       const body = hex('83 a474797065 a472656164 a26964 d40100 a772656164696e67 a47261696e');
       expect(decodeClientMessage(body)).to.include({ type: 'rejected', code: 'ERR_BAD_MESSAGE' });
     });
@@ -440,6 +725,41 @@ describe('lib/protocol', () => {
       const decoded = decodeServerMessage(body);
       expect(decoded.type === 'reading' && decoded.observedAt.getTime()).to.equal(
         seconds * 1000 + 500,
+      );
+    });
+
+    // The edges of the three forms (MessagePack specification, "Timestamp extension type").
+    const edges: readonly [string, number, string][] = [
+      ['the epoch', 0, 'd6ff'],
+      ['the last whole second of timestamp 32', (2 ** 32 - 1) * 1000, 'd6ff'],
+      ['a millisecond after the epoch', 1, 'd7ff'],
+      ['the first second past timestamp 32', 2 ** 32 * 1000, 'd7ff'],
+      ['the last millisecond of timestamp 64', (2 ** 34 - 1) * 1000 + 999, 'd7ff'],
+      ['the first second past timestamp 64', 2 ** 34 * 1000, 'c70cff'],
+      ['a millisecond before the epoch', -1, 'c70cff'],
+    ];
+    for (const [what, ms, form] of edges) {
+      it(`carries ${what} as ${form}, and decodes to the same instant`, () => {
+        const encoded = encodeMessage({ ...PINNED_READING_REPLY, observedAt: new Date(ms) });
+        expect(bytesAfterKey(encoded, 'observedAt').toString('hex')).to.match(
+          new RegExp(`^${form}`),
+        );
+        const decoded = decodeServerMessage(bodyOf(encoded));
+        expect(decoded.type === 'reading' && decoded.observedAt.getTime()).to.equal(ms);
+      });
+    }
+
+    it('decodes any valid time to the same instant (property)', () => {
+      fc.assert(
+        fc.property(fc.date({ noInvalidDate: true }), (observedAt) => {
+          const decoded = decodeServerMessage(
+            bodyOf(encodeMessage({ ...PINNED_READING_REPLY, observedAt })),
+          );
+          expect(decoded.type === 'reading' && decoded.observedAt.getTime()).to.equal(
+            observedAt.getTime(),
+          );
+        }),
+        { numRuns: 1000 },
       );
     });
 
