@@ -1,27 +1,55 @@
 /**
- * A connection actor: owns one socket for its whole life. It turns bytes into
- * frames and frames into messages (lib/), hands them to the connection
- * machine, and gives the machine its link to the socket and the sensor pool.
+ * A connection actor: owns one socket for its whole life. It turns bytes
+ * into frames and frames into messages (lib/), runs the connection machine
+ * (machines/connectionMachine.ts) on them, and performs the effects the
+ * machine emits: sensor reads on the pool, writes, pausing, the close.
+ *
+ * The machine runs compiled (lib/statechart), unless an inspector watches
+ * this connection: then it runs on XState's interpreter, which the Stately
+ * inspector and the server's live view draw from. Both are driven by the
+ * same code below, and spec/lib/statechart proves that they behave alike.
  */
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
-import { type Actor, type AnyActorRef, createActor } from 'xstate';
+import {
+  createActor,
+  type InspectionEvent,
+  type Observer,
+  type StateValue,
+  type Subscription,
+} from 'xstate';
 import { describeError } from '../lib/errors.js';
 import { FrameDecoder, MAX_REQUEST_FRAME_BYTES } from '../lib/framing.js';
 import type { Logger } from '../lib/log.js';
-import { decodeClientMessage, encodeMessage, errorReply, type Welcome } from '../lib/protocol.js';
+import {
+  decodeClientMessage,
+  encodeMessage,
+  encodeMessages,
+  errorReply,
+  type Welcome,
+} from '../lib/protocol.js';
+import type { SensorRead } from '../lib/sensors/batch.js';
+import type { SensorResult } from '../lib/sensors/result.js';
+import type { Reply } from '../lib/session.js';
+import { type CompiledMachine, compileMachine } from '../lib/statechart/compile.js';
+import { MachineActor } from '../lib/statechart/runtime.js';
 import type { Telemetry } from '../lib/telemetry.js';
 import type { Transport } from '../lib/transport.js';
 import {
+  type CloseReason,
+  type ConnectionContext,
+  type ConnectionEffect,
+  type ConnectionEvent,
   type ConnectionLimits,
-  type ConnectionLink,
   connectionMachine,
-  type Reply,
 } from '../machines/connectionMachine.js';
 import { Watchdog } from './watchdog.js';
 
 /** Where reads go: the sensor pool in production. */
-export type Sensors = Pick<ConnectionLink, 'read'>;
+export interface Sensors {
+  /** Make these reads, as of now; call `done` once with one result per read, in order. */
+  read(reads: readonly SensorRead[], done: (results: readonly SensorResult[]) => void): void;
+}
 
 /**
  * After the server ends a connection, how long it keeps reading (and
@@ -46,6 +74,34 @@ export function closeGracefully(stream: Duplex, lingerMs: number = CLOSE_LINGER_
   stream.once('close', () => clearTimeout(timer));
 }
 
+/** The one name of connection `number` on this server: its actor id, its inspector id, its log name. */
+export function connectionName(number: number): string {
+  return `connection.${number}`;
+}
+
+let compiledConnection: CompiledMachine | undefined;
+
+/**
+ * The connection machine compiled for the fast path, once per process.
+ * Throws ERR_UNSUPPORTED_MACHINE if the machine uses a feature the compiler
+ * cannot run; the server calls this before it listens, so that is a start-up failure.
+ */
+export function connectionTable(): CompiledMachine {
+  compiledConnection ??= compileMachine(connectionMachine);
+  return compiledConnection;
+}
+
+/** What the server and the live view see of a running connection machine, compiled or interpreted. */
+export interface ConnectionActorRef {
+  readonly id: string;
+  send(event: ConnectionEvent): void;
+  getSnapshot(): {
+    readonly status: string;
+    readonly value: StateValue;
+    readonly context: ConnectionContext;
+  };
+}
+
 export interface ConnectionOptions {
   readonly transport: Transport;
   /** The connection's number on this server, from 1. */
@@ -55,110 +111,141 @@ export interface ConnectionOptions {
   readonly limits: ConnectionLimits;
   readonly log: Logger;
   readonly telemetry: Telemetry;
-  /**
-   * The acceptor: the connection actor shares its actor system (and so its
-   * inspector), and its end reaches it as XState's done or error event.
-   */
-  readonly parent: AnyActorRef;
-  /** Called once, when the connection is over and its socket gone. */
-  readonly onClosed: () => void;
+  /** Watch this connection: it then runs on XState's interpreter, inspected by this observer. */
+  readonly inspect?: Observer<InspectionEvent>;
+  /** Called once, when the connection is over and its socket gone (or going). */
+  readonly onClosed: (connection: Connection, reason: CloseReason) => void;
 }
 
-export interface ConnectionHandle {
-  readonly actor: Actor<typeof connectionMachine>;
+/** One open connection, as its supervisor holds it. */
+export interface Connection {
+  readonly number: number;
+  readonly name: string;
+  readonly peer: string;
+  /** When it was accepted (`performance.now()`). */
+  readonly openedAt: number;
+  readonly actor: ConnectionActorRef;
+  /** Replies written to it so far. */
+  readonly replies: number;
   /** Answer what was received, then send ERR_SHUTTING_DOWN and close. */
   shutdown(): void;
   /** Close the socket now, whatever is in flight. */
   abort(): void;
 }
 
-/** The id of connection `number`'s actor, under which the acceptor hears of its end. */
-export function connectionActorId(number: number): string {
-  return `connection.${number}`;
-}
+type RunningMachine = ConnectionActorRef & {
+  on(type: '*', handler: (effect: ConnectionEffect) => void): Subscription;
+  subscribe(observer: Observer<unknown>): Subscription;
+  start(): unknown;
+  stop(): unknown;
+};
 
 /** Starts the connection actor for one accepted socket. */
-export function startConnection(options: ConnectionOptions): ConnectionHandle {
-  const { transport, sensors, log, telemetry } = options;
+export function startConnection(options: ConnectionOptions): Connection {
+  const { transport, sensors, log, telemetry, number } = options;
   const { stream, peer } = transport;
-  const connectionId = `#${options.number}`;
+  const name = connectionName(number);
+  const input = { welcome: options.welcome, limits: options.limits };
+  const actor: RunningMachine = options.inspect
+    ? createActor(connectionMachine, { id: name, input, inspect: options.inspect })
+    : new MachineActor<typeof connectionMachine>(connectionTable(), { id: name, input });
   const decoder = new FrameDecoder(MAX_REQUEST_FRAME_BYTES);
+  const watchdog = new Watchdog(options.limits, (event) => actor.send(event));
   let replies = 0;
+  let closed = false;
 
-  const link: ConnectionLink = {
-    read: (reads, done) => sensors.read(reads, done),
-    send(batch: readonly Reply[], sent: () => void) {
-      // Nobody to write to: nothing is counted as sent, the machine leaves
-      // replying at once, and the close that follows ends it.
-      if (!stream.writable) return;
-      const now = performance.now();
-      for (const { message, reading, receivedAt } of batch) {
-        if (message.type === 'error') telemetry.errorSent(message.code);
-        if (reading !== null && receivedAt !== null) {
-          telemetry.requestServed(
-            reading,
-            message.type === 'error' ? message.code : 'ok',
-            (now - receivedAt) / 1000,
-          );
-        }
-      }
-      replies += batch.length;
-      // One write for the whole batch: one syscall, and the replies leave in order.
-      const write = watchdog.nextWrite();
-      stream.write(
-        batch.length === 1
-          ? encodeMessage((batch[0] as Reply).message)
-          : Buffer.concat(batch.map((reply) => encodeMessage(reply.message))),
-        () => watchdog.written(write),
-      );
-      // Nearly always the socket takes it at once (writableLength is back to 0 before write
-      // returns) and the machine moves on without an event; otherwise SENT comes once it has.
-      if (stream.writableLength > 0) watchdog.writeWaiting(write, sent);
+  const connection: Connection = {
+    number,
+    name,
+    peer,
+    openedAt: performance.now(),
+    actor,
+    get replies() {
+      return replies;
     },
-    get bufferedBytes() {
-      return stream.writableLength;
-    },
-    pauseReading: () => stream.pause(),
-    resumeReading: () => stream.resume(),
-    close: () => closeGracefully(stream),
+    shutdown: () => actor.send({ type: 'SHUTDOWN' }),
+    abort: () => stream.destroy(),
   };
 
-  const watchdog = new Watchdog(options.limits, (event) => actor.send(event));
-  const actor = createActor(connectionMachine, {
-    id: connectionActorId(options.number),
-    parent: options.parent,
-    input: { connectionId, welcome: options.welcome, link, limits: options.limits },
-  });
-
-  let closed = false;
-  const finish = (reason: string): void => {
+  const finish = (reason: CloseReason): void => {
     if (closed) return;
     closed = true;
     watchdog.stop();
     telemetry.connectionClosed(reason);
-    log.info('connection closed', { connection: options.number, peer, reason, replies });
-    options.onClosed();
+    log.info('connection closed', { connection: number, peer, reason, replies });
+    options.onClosed(connection, reason);
   };
+
+  /** A fault inside this connection ends this connection alone: the peer is told, the fault logged. */
+  const fail = (err: unknown): void => {
+    if (closed) return;
+    log.error('connection failed', {
+      code: 'ERR_INTERNAL',
+      connection: number,
+      peer,
+      error: describeError(err),
+    });
+    telemetry.errorSent('ERR_INTERNAL');
+    if (stream.writable) {
+      stream.write(
+        encodeMessage(errorReply(null, 'ERR_INTERNAL', 'the server failed on this connection')),
+      );
+    }
+    closeGracefully(stream);
+    finish('ERR_INTERNAL');
+    actor.stop();
+  };
+
+  const write = (batch: readonly Reply[]): void => {
+    // Nobody to write to: nothing is counted as sent; the close that follows ends the connection.
+    if (!stream.writable) {
+      actor.send({ type: 'WRITTEN', bufferedBytes: 0 });
+      return;
+    }
+    const now = performance.now();
+    for (const { message, reading, receivedAt } of batch) {
+      if (message.type === 'error') telemetry.errorSent(message.code);
+      if (reading !== null && receivedAt !== null) {
+        const outcome = message.type === 'error' ? message.code : 'ok';
+        telemetry.requestServed(reading, outcome, (now - receivedAt) / 1000);
+      }
+    }
+    replies += batch.length;
+    // One write for the whole batch: one syscall, and the replies leave in order.
+    const id = watchdog.nextWrite();
+    stream.write(encodeMessages(batch.map((reply) => reply.message)), () => watchdog.written(id));
+    // Nearly always the socket takes it at once; otherwise DRAINED follows once it has.
+    const bufferedBytes = stream.writableLength;
+    if (bufferedBytes > 0) watchdog.writeWaiting(id, () => actor.send({ type: 'DRAINED' }));
+    actor.send({ type: 'WRITTEN', bufferedBytes });
+  };
+
+  actor.on('*', (effect) => {
+    try {
+      switch (effect.type) {
+        case 'read':
+          sensors.read(effect.reads, (results) => actor.send({ type: 'COMPUTED', results }));
+          break;
+        case 'write':
+          write(effect.replies);
+          break;
+        case 'pauseReading':
+          stream.pause();
+          break;
+        case 'resumeReading':
+          stream.resume();
+          break;
+        case 'close':
+          closeGracefully(stream);
+          break;
+      }
+    } catch (err) {
+      fail(err);
+    }
+  });
   actor.subscribe({
     complete: () => finish(actor.getSnapshot().context.closeReason ?? 'client-closed'),
-    error: (err) => {
-      // A fault inside this connection ends this connection alone: say so to
-      // the peer, log it with its context, and let the supervisor count it.
-      log.error('connection failed', {
-        code: 'ERR_INTERNAL',
-        connection: options.number,
-        peer,
-        error: describeError(err),
-      });
-      telemetry.errorSent('ERR_INTERNAL');
-      if (stream.writable) {
-        stream.write(
-          encodeMessage(errorReply(null, 'ERR_INTERNAL', 'the server failed on this connection')),
-        );
-      }
-      closeGracefully(stream);
-      finish('ERR_INTERNAL');
-    },
+    error: fail,
   });
 
   stream.on('data', (chunk: Buffer) => {
@@ -172,17 +259,12 @@ export function startConnection(options: ConnectionOptions): ConnectionHandle {
   });
   stream.on('end', () => actor.send({ type: 'PEER_ENDED' }));
   stream.on('error', (err) =>
-    log.debug('connection error', { connection: options.number, peer, error: describeError(err) }),
+    log.debug('connection error', { connection: number, peer, error: describeError(err) }),
   );
   stream.on('close', () => actor.send({ type: 'PEER_CLOSED' }));
 
   telemetry.connectionAccepted();
-  log.info('connection opened', { connection: options.number, peer });
+  log.info('connection opened', { connection: number, peer });
   actor.start();
-
-  return {
-    actor,
-    shutdown: () => actor.send({ type: 'SHUTDOWN' }),
-    abort: () => stream.destroy(),
-  };
+  return connection;
 }

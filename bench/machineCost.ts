@@ -1,32 +1,34 @@
 /**
- * What XState costs a request, without sockets or a pool (issue #4). It
- * drives N actors through request after request, interleaved as a server
- * with N busy connections interleaves them: a RECEIVED with one read, then
- * the sensor results, then the write, which the fake link takes at once.
- * Three ways, on the same fake link:
+ * What running the connection machine costs a request, without sockets or a
+ * pool (issue #11). It drives N actors through request after request,
+ * interleaved as a server with N busy connections interleaves them: RECEIVED
+ * with one read, the sensor results (COMPUTED), and the write's report
+ * (WRITTEN, sent from the effect listener as actors/connection.ts sends it).
+ * Four ways, on the same fake world:
  *
- * - the connection machine (machines/connectionMachine.ts), as the server runs it;
- * - the floor of XState for this design: a bare machine with the same three
- *   states, one action per event, no guards and no context changes;
- * - no machine: the link's calls alone, in the same order.
+ * - the connection machine compiled (lib/statechart), as the server runs
+ *   every connection nobody inspects;
+ * - the same machine on XState's interpreter, as the server runs an
+ *   inspected connection;
+ * - the floor of the interpreter: a bare machine with three states, one
+ *   effect per event, no guards and no context;
+ * - no machine: the effects alone, in the same order.
  *
  *   node dist/bench/machineCost.js [--requests N] [--runs N]
  *
- * It prints the best µs per request of the runs for each. A measurement, not
- * a spec: docs/PERFORMANCE.md §9 reads it next to the server's figures.
+ * It prints the median µs per request of the runs for each. A measurement,
+ * not a spec: docs/PERFORMANCE.md §10 reads it next to the server's figures.
  */
-import { type AnyStateMachine, createActor, setup } from 'xstate';
+import { type AnyStateMachine, createActor, type EventObject, setup } from 'xstate';
 import { commandLine, runProgram } from '../actors/cli/program.js';
 import type { OptionTable } from '../lib/config.js';
 import { PROTOCOL_VERSION, type ReadRequest, UNITS, type Welcome } from '../lib/protocol.js';
-import type { SensorRead } from '../lib/sensors/batch.js';
 import type { SensorResult } from '../lib/sensors/result.js';
 import { DEFAULT_STATION, stationInfo } from '../lib/sensors/station.js';
-import {
-  type ConnectionLimits,
-  type ConnectionLink,
-  connectionMachine,
-} from '../machines/connectionMachine.js';
+import { effect } from '../lib/statechart/actions.js';
+import { compileMachine } from '../lib/statechart/compile.js';
+import { MachineActor } from '../lib/statechart/runtime.js';
+import { type ConnectionLimits, connectionMachine } from '../machines/connectionMachine.js';
 
 const PROGRAM = 'meteo-machine-cost';
 
@@ -45,14 +47,20 @@ const OPTIONS = Object.freeze({
     min: 1,
     max: 1_000,
     default: 15,
-    description: 'runs of each; the best is printed',
+    description: 'runs of each; the median is printed',
   },
 } as const satisfies OptionTable);
 
 const USAGE = `Usage: node dist/bench/machineCost.js [--requests N] [--runs N]
 
-What XState costs a request: the connection machine, a bare three-state
-machine and the link's calls alone, driven by 1, 50 and 1,000 actors.`;
+What the connection machine costs a request: compiled, on XState's
+interpreter, a bare three-state machine on the interpreter, and no machine,
+driven by 1, 50 and 1,000 actors.
+
+Options:
+  --requests N  requests in one run, spread over the actors (default 100000)
+  --runs N      runs of each; the median is printed (default 15)
+  --help, -h    show this help and exit`;
 
 const ACTOR_COUNTS = [1, 50, 1_000] as const;
 
@@ -75,136 +83,163 @@ const WELCOME: Welcome = {
 
 const RESULT: readonly SensorResult[] = [{ value: 1013.25, observedAt: Date.UTC(2026, 10, 26) }];
 
-/** A fake link: `read` keeps the callback for the driver to answer; `send` counts, and takes it all at once. */
-class FakeLink implements ConnectionLink {
-  pending: ((results: readonly SensorResult[]) => void) | undefined;
-  sent = 0;
-  readonly bufferedBytes = 0;
-  read(_reads: readonly SensorRead[], done: (results: readonly SensorResult[]) => void): void {
-    this.pending = done;
-  }
-  send(replies: readonly unknown[]): void {
-    this.sent += replies.length;
-  }
-  /** Gives the results to the read that waits for them. */
-  answer(results: readonly SensorResult[]): void {
-    const done = this.pending;
-    if (done === undefined) throw new Error('no read waits for its results');
-    this.pending = undefined;
-    done(results);
-  }
-  pauseReading(): void {}
-  resumeReading(): void {}
-  close(): void {}
+/** What the driver needs of an actor, whichever way it runs. */
+interface Driveable {
+  send(event: EventObject): void;
+  on(type: '*', handler: (effect: EventObject) => void): unknown;
+  subscribe(observer: { error: (err: unknown) => void }): unknown;
+  start(): unknown;
 }
 
-interface BareEvents {
-  readonly type: 'RECEIVED' | 'COMPUTED';
-  readonly messages?: readonly ReadRequest[];
-  readonly results?: readonly SensorResult[];
+/** The world around one actor: a read waits for the driver's answer; a write is taken whole at once. */
+class FakeWorld {
+  reading = false;
+  written = 0;
+
+  constructor(readonly actor: Driveable) {
+    actor.on('*', (effect) => {
+      if (effect.type === 'read') this.reading = true;
+      else if (effect.type === 'write') {
+        this.written++;
+        actor.send({ type: 'WRITTEN', bufferedBytes: 0 } as EventObject);
+      }
+    });
+  }
+
+  answer(): void {
+    if (!this.reading) throw new Error('no read waits for its results');
+    this.reading = false;
+    this.actor.send({ type: 'COMPUTED', results: RESULT } as EventObject);
+  }
 }
 
-/** The floor: the connection machine's three states and its two events, with nothing else. */
+/** The floor of the interpreter: three states, an effect on each event, nothing else. */
 const bareMachine = setup({
-  types: {
-    context: {} as { readonly link: FakeLink },
-    events: {} as BareEvents,
-    input: {} as { readonly link: FakeLink },
-  },
+  types: { events: {} as { readonly type: 'RECEIVED' | 'COMPUTED' | 'WRITTEN' } },
   actions: {
-    readSensors: ({ context, event, self }) => {
-      const reads = (event.messages ?? []).map((request) => ({
-        reading: request.reading,
-        station: 0,
-      }));
-      context.link.read(reads, (results) => self.send({ type: 'COMPUTED', results }));
-    },
-    sendReplies: ({ context, event }) => context.link.send(event.results ?? []),
+    readSensors: effect(() => ({ type: 'read' })),
+    writeReplies: effect(() => ({ type: 'write' })),
   },
 }).createMachine({
-  context: ({ input }) => ({ link: input.link }),
   initial: 'awaiting-request',
   states: {
     'awaiting-request': { on: { RECEIVED: { target: 'computing', actions: 'readSensors' } } },
-    computing: { on: { COMPUTED: { target: 'replying', actions: 'sendReplies' } } },
-    replying: { always: 'awaiting-request' },
+    computing: { on: { COMPUTED: { target: 'replying', actions: 'writeReplies' } } },
+    replying: { on: { WRITTEN: 'awaiting-request' } },
   },
 });
 
 interface Driven {
-  readonly links: readonly FakeLink[];
+  readonly worlds: readonly FakeWorld[];
   /** Receives one read request on the connection at `index`. */
   receive(index: number, request: ReadRequest): void;
   /** What an actor failed with, if one did. */
   readonly failure: () => unknown;
 }
 
-function driveMachine(machine: AnyStateMachine, count: number, greet: boolean): Driven {
-  const links = Array.from({ length: count }, () => new FakeLink());
+function drive(makeActor: () => Driveable, count: number, greet: boolean): Driven {
   let failure: unknown;
-  const actors = links.map((link) => {
-    const actor = createActor(machine, {
-      input: { connectionId: 'bench', welcome: WELCOME, link, limits: LIMITS },
-    });
-    actor.subscribe({
+  const worlds = Array.from({ length: count }, () => {
+    const world = new FakeWorld(makeActor());
+    world.actor.subscribe({
       error: (err) => {
         failure ??= err;
       },
     });
-    actor.start();
+    world.actor.start();
     if (greet) {
       const hello = { type: 'hello', version: PROTOCOL_VERSION };
-      actor.send({ type: 'RECEIVED', messages: [hello], receivedAt: 0 });
-      link.answer([]);
+      world.actor.send({ type: 'RECEIVED', messages: [hello], receivedAt: 0 } as EventObject);
     }
-    return actor;
+    return world;
   });
   return {
-    links,
+    worlds,
     receive: (index, request) =>
-      actors[index]?.send({ type: 'RECEIVED', messages: [request], receivedAt: 0 }),
+      worlds[index]?.actor.send({
+        type: 'RECEIVED',
+        messages: [request],
+        receivedAt: 0,
+      } as EventObject),
     failure: () => failure,
   };
 }
 
-/** No machine: what the connection machine's actions call, in the same order, called directly. */
-function driveLinks(count: number): Driven {
-  const links = Array.from({ length: count }, () => new FakeLink());
+const input = { welcome: WELCOME, limits: LIMITS };
+
+function interpreted(machine: AnyStateMachine, count: number, greet: boolean): Driven {
+  return drive(() => createActor(machine, { input }) as unknown as Driveable, count, greet);
+}
+
+function compiled(count: number): Driven {
+  const table = compileMachine(connectionMachine);
+  return drive(
+    () =>
+      new MachineActor<typeof connectionMachine>(table, {
+        id: 'bench',
+        input,
+      }) as unknown as Driveable,
+    count,
+    true,
+  );
+}
+
+/** No machine: the effects the machine asks for, performed directly in the same order. */
+function noMachine(count: number): Driven {
+  const worlds = Array.from({ length: count }, () => {
+    const world = {
+      reading: false,
+      written: 0,
+      answer() {
+        world.reading = false;
+        world.written++;
+      },
+    };
+    return world as unknown as FakeWorld;
+  });
   return {
-    links,
-    receive: (index, request) => {
-      const link = links[index] as FakeLink;
-      link.read([{ reading: request.reading, station: 0 }], (results) => link.send(results));
+    worlds,
+    receive: (index) => {
+      (worlds[index] as FakeWorld).reading = true;
     },
     failure: () => undefined,
   };
 }
 
-/** µs per request of the best run; checks every request got its reply. */
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
+
+/** µs per request, median of the runs; checks every request got its reply. */
 function measure(driven: Driven, requests: number, runs: number): number {
-  const { links } = driven;
-  const rounds = Math.max(1, Math.floor(requests / links.length));
+  const { worlds } = driven;
+  const rounds = Math.max(1, Math.floor(requests / worlds.length));
   const round = (id: number): void => {
     const request: ReadRequest = { type: 'read', id, reading: 'pressure' };
-    for (let i = 0; i < links.length; i++) driven.receive(i, request);
-    for (const link of links) link.answer(RESULT);
+    for (let i = 0; i < worlds.length; i++) driven.receive(i, request);
+    for (const world of worlds) world.answer();
   };
+  const before = worlds.map((world) => world.written);
   for (let r = 0; r < rounds; r++) round(r);
-  let best = Number.POSITIVE_INFINITY;
+  const times: number[] = [];
   for (let run = 0; run < runs; run++) {
     const start = process.hrtime.bigint();
     for (let r = 0; r < rounds; r++) round(r);
     const elapsedUs = Number(process.hrtime.bigint() - start) / 1_000;
-    best = Math.min(best, elapsedUs / (rounds * links.length));
+    times.push(elapsedUs / (rounds * worlds.length));
   }
   if (driven.failure() !== undefined) throw driven.failure();
   const expected = rounds * (runs + 1);
-  for (const link of links) {
-    if (link.sent < expected) {
-      throw new Error(`a connection sent ${link.sent} replies for ${expected} requests`);
+  worlds.forEach((world, i) => {
+    if (world.written - (before[i] as number) < expected) {
+      throw new Error(`a connection wrote ${world.written} replies for ${expected} requests`);
     }
-  }
-  return best;
+  });
+  return median(times);
 }
 
 async function main(): Promise<number> {
@@ -212,19 +247,19 @@ async function main(): Promise<number> {
   if (typeof options === 'number') return options;
   const { requests, runs } = options;
   process.stdout.write(
-    `µs per request, best of ${runs} runs of ${requests.toLocaleString('en')} requests; node ${process.version}\n\n`,
+    `µs per request (three events), median of ${runs} runs of ${requests.toLocaleString('en')} requests; node ${process.version}\n\n`,
   );
   process.stdout.write(
-    '| actors | connection machine | bare three-state machine | no machine (the link calls) |\n',
+    '| actors | compiled | on the interpreter | bare machine, interpreter | no machine |\n',
   );
-  process.stdout.write('| ---: | ---: | ---: | ---: |\n');
+  process.stdout.write('| ---: | ---: | ---: | ---: | ---: |\n');
   for (const count of ACTOR_COUNTS) {
-    const full = measure(driveMachine(connectionMachine, count, true), requests, runs);
-    const bare = measure(driveMachine(bareMachine, count, false), requests, runs);
-    const none = measure(driveLinks(count), requests, runs);
-    process.stdout.write(
-      `| ${count.toLocaleString('en')} | ${full.toFixed(2)} | ${bare.toFixed(2)} | ${none.toFixed(2)} |\n`,
-    );
+    const fast = measure(compiled(count), requests, runs);
+    const slow = measure(interpreted(connectionMachine, count, true), requests, runs);
+    const bare = measure(interpreted(bareMachine, count, false), requests, runs);
+    const none = measure(noMachine(count), requests, runs);
+    const cells = [fast, slow, bare, none].map((us) => us.toFixed(3));
+    process.stdout.write(`| ${count.toLocaleString('en')} | ${cells.join(' | ')} |\n`);
   }
   return 0;
 }

@@ -32,6 +32,8 @@ export const ERROR_CODES = {
   ERR_ADDRESS_IN_USE: 'the server could not listen because another process holds the address',
   ERR_LISTEN_FAILED: 'the server could not listen on the address for another reason',
   ERR_BAD_REPLAY_FILE: 'a replay file is not a CSV of observations the server can replay',
+  ERR_UNSUPPORTED_MACHINE:
+    'a machine uses a statechart feature the fast path cannot run exactly as XState runs it; the server does not start',
   // Local: the client's view of the server.
   ERR_CONNECT_FAILED: 'the client could not open a TCP connection to the server',
   ERR_CONNECTION_LOST: 'the connection closed before the exchange finished',

@@ -1,30 +1,26 @@
 /**
- * The acceptor: listens, takes each new connection and starts a connection
- * actor for it, keeps count of the open ones, and on shutdown stops taking
- * new ones and waits for the open ones to finish (docs/PROTOCOL.md §8).
+ * The acceptor: the server's front door (docs/PROTOCOL.md §7, §8).
  *
- *   open(binding → listening) ──SHUTDOWN──▶ draining ──▶ stopped
- *            └──LISTEN_FAILED──▶ failed
+ *   binding ──LISTENING──▶ listening ⇄ paused ──SHUTDOWN──▶ draining ──ALL_CLOSED──▶ stopped
+ *      └──LISTEN_FAILED──▶ failed                             └──drain deadline──▶ stopped
  *
- * Each connection actor (`connection.N`) has this actor as its parent and
- * shares its actor system, so its end reaches this machine as XState's own
- * `xstate.done.actor.connection.N` (or `xstate.error.actor.connection.N`,
- * when it failed: handled here, so a fault in one connection reaches no
- * other and never this machine). They are started by an action rather than
- * spawned, so they are not in this machine's snapshot: accepting the
- * ten-thousandth connection costs what accepting the first did (a spawn
- * copies the parent's map of children every time).
+ * It binds the listening socket, hands every accepted socket to the
+ * connection supervisor (actors/supervisor.ts), which starts a connection
+ * actor for it or refuses it, and stops accepting while too many refused
+ * sockets linger (`paused`). On SHUTDOWN it stops accepting, tells the
+ * supervisor to drain, and waits for the last connection to close, up to
+ * the drain deadline, past which the rest are closed where they stand.
  *
- * Pure: the listening socket and the connection actors live in actors/acceptor.ts.
+ * The machine does no I/O and counts nothing: it names its effects with
+ * `effect()` and actors/server.ts performs them on the listener and the
+ * supervisor, which owns the one count of open connections.
  */
-import { assign, fromCallback, setup } from 'xstate';
+import { assign, setup } from 'xstate';
 import type { ErrorCode } from '../lib/errors.js';
+import { effect } from '../lib/statechart/actions.js';
 import type { Transport } from '../lib/transport.js';
-import { unbound } from './unbound.js';
 
 export interface AcceptorInput {
-  /** Connections served at once; one more is told ERR_TOO_MANY_CONNECTIONS and closed. */
-  readonly maxConnections: number;
   /** How long open connections get, after SHUTDOWN, to finish before they are closed. */
   readonly drainTimeoutMs: number;
 }
@@ -35,161 +31,105 @@ export interface ListenAddress {
 }
 
 export interface AcceptorContext extends AcceptorInput {
+  /** Where the server listens, once it does. */
   readonly listening: ListenAddress | null;
+  /** Why the server could not listen, or stopped listening, if it did. */
   readonly failure: { readonly code: ErrorCode; readonly message: string } | null;
-  /** Connections open now. */
-  readonly open: number;
-  /** Connections accepted since start; the last one's number. */
-  readonly accepted: number;
-  /** Connections turned away since start. */
-  readonly rejected: number;
 }
 
 export type AcceptorEvent =
   | { readonly type: 'LISTENING'; readonly address: string; readonly port: number }
   | { readonly type: 'LISTEN_FAILED'; readonly code: ErrorCode; readonly message: string }
   | { readonly type: 'CONNECTION'; readonly transport: Transport }
-  /** A connection actor reached its final state. */
-  | { readonly type: `xstate.done.actor.connection.${number}` }
-  /** A connection actor failed; it has already closed its socket. */
-  | { readonly type: `xstate.error.actor.connection.${number}`; readonly error: unknown }
+  /** So many refused sockets linger that accepting must stop. */
+  | { readonly type: 'REFUSALS_FULL' }
+  /** The refused sockets are gone. */
+  | { readonly type: 'REFUSALS_CLEARED' }
+  /** Draining, and the last connection has closed. */
+  | { readonly type: 'ALL_CLOSED' }
   | { readonly type: 'SHUTDOWN' };
+
+/** What the acceptor asks of the listener and the supervisor. */
+export type AcceptorEffect =
+  | { readonly type: 'listen' }
+  | { readonly type: 'stopListening' }
+  | { readonly type: 'admit'; readonly transport: Transport }
+  | { readonly type: 'drainConnections' }
+  | { readonly type: 'abortConnections' };
 
 export const acceptorMachine = setup({
   types: {
     context: {} as AcceptorContext,
     events: {} as AcceptorEvent,
     input: {} as AcceptorInput,
-  },
-  actors: {
-    /** The listening socket: sends LISTENING or LISTEN_FAILED, then a CONNECTION per accepted socket. */
-    listener: fromCallback<AcceptorEvent>(unbound('actor', 'listener')),
+    emitted: {} as AcceptorEffect,
   },
   actions: {
-    /** Start connection actor number `connection` on this transport. */
-    startConnection: unbound('action', 'startConnection') as (
-      _: unknown,
-      params: { transport: Transport; connection: number },
-    ) => void,
-    /** Send the peer one error and close; no connection actor is started. */
-    refuseConnection: unbound('action', 'refuseConnection') as (
-      _: unknown,
-      params: { transport: Transport; code: ErrorCode; message: string },
-    ) => void,
-    /** Tell every open connection the server is stopping. */
-    shutdownConnections: unbound('action', 'shutdownConnections'),
-    /** Close every connection still open, whatever it is doing. */
-    abortConnections: unbound('action', 'abortConnections'),
-    countAccepted: assign(({ context }) => ({
-      accepted: context.accepted + 1,
-      open: context.open + 1,
-    })),
-    countRejected: assign(({ context }) => ({ rejected: context.rejected + 1 })),
-    countClosed: assign(({ context }) => ({ open: context.open - 1 })),
-  },
-  guards: {
-    atCapacity: ({ context }) => context.open >= context.maxConnections,
-    hasNoConnections: ({ context }) => context.open === 0,
+    listen: effect(() => ({ type: 'listen' })),
+    stopListening: effect(() => ({ type: 'stopListening' })),
+    /** The supervisor serves the socket, or refuses it with a coded error. */
+    admit: effect(({ event }) => {
+      if (event.type !== 'CONNECTION') throw new Error(`admit on ${event.type}`);
+      return { type: 'admit', transport: event.transport };
+    }),
+    drainConnections: effect(() => ({ type: 'drainConnections' })),
+    abortConnections: effect(() => ({ type: 'abortConnections' })),
+    recordAddress: assign(({ event }) =>
+      event.type === 'LISTENING' ? { listening: { address: event.address, port: event.port } } : {},
+    ),
+    recordFailure: assign(({ event }) =>
+      event.type === 'LISTEN_FAILED'
+        ? { failure: { code: event.code, message: event.message } }
+        : {},
+    ),
   },
   delays: {
     drainTimeout: ({ context }) => context.drainTimeoutMs,
   },
 }).createMachine({
   id: 'acceptor',
-  context: ({ input }) => ({
-    ...input,
-    listening: null,
-    failure: null,
-    open: 0,
-    accepted: 0,
-    rejected: 0,
-  }),
-  initial: 'open',
-  on: {
-    'xstate.done.actor.connection.*': { actions: 'countClosed' },
-    'xstate.error.actor.connection.*': { actions: 'countClosed' },
-  },
+  context: ({ input }) => ({ ...input, listening: null, failure: null }),
+  initial: 'binding',
   states: {
-    open: {
-      invoke: { id: 'listener', src: 'listener' },
-      initial: 'binding',
-      states: {
-        binding: {
-          on: {
-            LISTENING: {
-              target: 'listening',
-              actions: assign(({ event }) => ({
-                listening: { address: event.address, port: event.port },
-              })),
-            },
-            LISTEN_FAILED: {
-              target: '#acceptor.failed',
-              actions: assign(({ event }) => ({
-                failure: { code: event.code, message: event.message },
-              })),
-            },
-          },
-        },
-        listening: {
-          on: {
-            CONNECTION: [
-              {
-                guard: 'atCapacity',
-                actions: [
-                  'countRejected',
-                  {
-                    type: 'refuseConnection',
-                    params: ({ context, event }) => ({
-                      transport: event.transport,
-                      code: 'ERR_TOO_MANY_CONNECTIONS',
-                      message: `the server is at its limit of ${context.maxConnections} connections; try again later`,
-                    }),
-                  },
-                ],
-              },
-              {
-                actions: [
-                  'countAccepted',
-                  {
-                    type: 'startConnection',
-                    params: ({ context, event }) => ({
-                      transport: event.transport,
-                      connection: context.accepted,
-                    }),
-                  },
-                ],
-              },
-            ],
-          },
-        },
+    binding: {
+      entry: 'listen',
+      on: {
+        LISTENING: { target: 'listening', actions: 'recordAddress' },
+        LISTEN_FAILED: { target: 'failed', actions: 'recordFailure' },
+        SHUTDOWN: { target: 'stopped', actions: 'stopListening' },
       },
-      on: { SHUTDOWN: 'draining' },
+    },
+    listening: {
+      on: {
+        CONNECTION: { actions: 'admit' },
+        REFUSALS_FULL: { target: 'paused', actions: 'stopListening' },
+      },
+    },
+    paused: {
+      on: {
+        // Sockets accepted before the listener stopped still arrive.
+        CONNECTION: { actions: 'admit' },
+        REFUSALS_CLEARED: { target: 'listening', actions: 'listen' },
+      },
     },
     draining: {
-      entry: 'shutdownConnections',
-      always: { guard: 'hasNoConnections', target: 'stopped' },
+      entry: ['stopListening', 'drainConnections'],
+      on: {
+        // Only a socket accepted just before the stop: the supervisor refuses it (ERR_SHUTTING_DOWN).
+        CONNECTION: { actions: 'admit' },
+        ALL_CLOSED: 'stopped',
+        SHUTDOWN: {},
+      },
       // Past the deadline, whatever is still open is closed where it stands.
       after: { drainTimeout: { target: 'stopped', actions: 'abortConnections' } },
-      on: {
-        // Leaving `open` stopped the listener, so the kernel refuses newcomers.
-        // A CONNECTION can still reach this state only from a listener that
-        // reports a socket after its stop: it is told and closed, not leaked.
-        CONNECTION: {
-          actions: [
-            'countRejected',
-            {
-              type: 'refuseConnection',
-              params: ({ event }) => ({
-                transport: event.transport,
-                code: 'ERR_SHUTTING_DOWN',
-                message: 'the server is shutting down',
-              }),
-            },
-          ],
-        },
-      },
     },
     stopped: { type: 'final' },
     failed: { type: 'final' },
+  },
+  on: {
+    SHUTDOWN: '.draining',
+    // Listening again after a pause failed (the port was taken meanwhile): drain and stop.
+    LISTEN_FAILED: { target: '.draining', actions: 'recordFailure' },
+    LISTENING: { actions: 'recordAddress' },
   },
 });

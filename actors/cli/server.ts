@@ -7,9 +7,9 @@ import { describeOptions, SERVER_OPTIONS } from '../../lib/config.js';
 import { describeError } from '../../lib/errors.js';
 import type { LogLevel } from '../../lib/log.js';
 import { resolveStations, type StationSetup } from '../../lib/sensors/sources.js';
-import { type RunningServer, startServer } from '../acceptor.js';
 import { type Inspection, startInspection } from '../inspect.js';
 import { createPinoLogger } from '../log.js';
+import { type RunningServer, startServer } from '../server.js';
 import { commandLine, reportEscapedFaults, runProgram, USAGE_ERROR } from './program.js';
 
 const USAGE = `Usage: npm start -- [options]
@@ -65,7 +65,8 @@ async function main(): Promise<number> {
       ...settings,
       stations: setups,
       log,
-      ...(inspection ? { inspect: inspection.observer } : {}),
+      // One inspector for every watched actor until each gets its own name (issue #16).
+      ...(inspection ? { inspect: () => inspection.observer } : {}),
       ...(metricsPort > 0 ? { metricsPort } : {}),
     });
   } catch (err) {

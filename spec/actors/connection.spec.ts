@@ -5,8 +5,8 @@
  */
 import { Duplex } from 'node:stream';
 import { expect } from 'chai';
-import { type Actor, type AnyStateMachine, createActor, createMachine } from 'xstate';
-import { type ConnectionHandle, type Sensors, startConnection } from '../../actors/connection.js';
+import type { InspectionEvent } from 'xstate';
+import { type Connection, type Sensors, startConnection } from '../../actors/connection.js';
 import { FRAME_HEADER_BYTES, FrameDecoder, MAX_REPLY_FRAME_BYTES } from '../../lib/framing.js';
 import { createLogger } from '../../lib/log.js';
 import {
@@ -102,133 +102,126 @@ function reads(count: number, firstId = 1): ClientMessage[] {
   }));
 }
 
-describe('actors/connection', () => {
-  let socket: FakeSocket;
-  let handle: ConnectionHandle;
-  let closed: number;
-  let logged: string[];
+/** The two ways a connection runs: compiled, or interpreted for an inspector. */
+const WAYS = [
+  { name: 'compiled', inspect: undefined },
+  { name: 'interpreted, inspected', inspect: { next: (_: InspectionEvent) => {} } },
+] as const;
 
-  let stats: ServerStats;
-  /** Stands in for the acceptor: the connection's parent, told of its end. */
-  let parent: Actor<AnyStateMachine>;
-  let parentHeard: string[];
+for (const way of WAYS)
+  describe(`actors/connection (${way.name})`, () => {
+    let socket: FakeSocket;
+    let handle: Connection;
+    let closed: number;
+    let logged: string[];
+    let stats: ServerStats;
 
-  beforeEach(() => {
-    parentHeard = [];
-    parent = createActor(
-      createMachine({
-        on: { '*': { actions: ({ event }) => parentHeard.push(event.type) } },
-      }),
-    ).start();
-  });
+    function start(
+      sensors: Sensors = fakeSensors(),
+      highWaterMark?: number,
+      limits = LIMITS,
+    ): void {
+      socket = new FakeSocket(highWaterMark);
+      stats = new ServerStats();
+      closed = 0;
+      logged = [];
+      handle = startConnection({
+        transport: transport(socket, 'fake:1'),
+        number: 1,
+        welcome: WELCOME,
+        sensors,
+        limits,
+        log: createLogger((line) => logged.push(line), 'debug'),
+        telemetry: stats,
+        ...(way.inspect ? { inspect: way.inspect } : {}),
+        onClosed: () => closed++,
+      });
+    }
 
-  function start(sensors: Sensors = fakeSensors(), highWaterMark?: number, limits = LIMITS): void {
-    socket = new FakeSocket(highWaterMark);
-    stats = new ServerStats();
-    closed = 0;
-    logged = [];
-    handle = startConnection({
-      transport: transport(socket, 'fake:1'),
-      number: 1,
-      welcome: WELCOME,
-      sensors,
-      limits,
-      log: createLogger((line) => logged.push(line), 'debug'),
-      telemetry: stats,
-      parent,
-      onClosed: () => closed++,
+    afterEach(() => socket.destroy());
+
+    it('answers a hello and the requests pipelined behind it in one write, in order', async () => {
+      start();
+      socket.arrive(HELLO, ...reads(16));
+      await until(() => socket.replies().length === 17, '17 replies');
+      const replies = socket.replies();
+      expect(replies[0]).to.deep.include({ type: 'welcome' });
+      expect(
+        replies.slice(1).map((reply) => (reply.type === 'reading' ? reply.id : -1)),
+      ).to.deep.equal(Array.from({ length: 16 }, (_, i) => i + 1));
+      expect(socket.writes).to.have.length(1);
     });
-  }
 
-  afterEach(() => {
-    socket.destroy();
-    parent.stop();
-  });
-
-  it('answers a hello and the requests pipelined behind it in one write, in order', async () => {
-    start();
-    socket.arrive(HELLO, ...reads(16));
-    await until(() => socket.replies().length === 17, '17 replies');
-    const replies = socket.replies();
-    expect(replies[0]).to.deep.include({ type: 'welcome' });
-    expect(
-      replies.slice(1).map((reply) => (reply.type === 'reading' ? reply.id : -1)),
-    ).to.deep.equal(Array.from({ length: 16 }, (_, i) => i + 1));
-    expect(socket.writes).to.have.length(1);
-  });
-
-  it('holds later work while the peer is slow to read, then answers all of it in order', async () => {
-    const sensors = fakeSensors();
-    start(sensors, 64);
-    socket.hold();
-    socket.arrive(HELLO, ...reads(3));
-    await until(() => socket.writes.length === 1, 'the first write');
-    // The write is over the 64-byte high-water mark and not taken yet: the machine waits in `replying`.
-    expect(handle.actor.getSnapshot().value).to.equal('replying');
-    socket.arrive(...reads(5, 100));
-    // Once the five are in the mailbox, the machine has had its chance to read them.
-    await until(
-      () => handle.actor.getSnapshot().context.queue.length === 5 || sensors.calls > 1,
-      'the later requests are queued (or read)',
-    );
-    expect(handle.actor.getSnapshot().value).to.equal('replying');
-    expect(sensors.calls, 'reads while the peer is slow').to.equal(1);
-    socket.release();
-    await until(() => socket.replies().length === 9, 'all 9 replies');
-    expect(
-      socket.replies().map((reply) => (reply.type === 'reading' ? reply.id : 0)),
-    ).to.deep.equal([0, 1, 2, 3, 100, 101, 102, 103, 104]);
-  });
-
-  it('answers an oversized length prefix with ERR_FRAME_TOO_LARGE, then ends the socket', async () => {
-    start();
-    const header = Buffer.alloc(FRAME_HEADER_BYTES);
-    header.writeUInt32BE(1 << 30);
-    socket.push(Buffer.concat([encodeMessage(HELLO), header]));
-    await until(() => socket.writableEnded, 'the socket is ended');
-    const replies = socket.replies();
-    expect(replies.map((reply) => reply.type)).to.deep.equal(['welcome', 'error']);
-    expect(replies[1]).to.deep.include({ code: 'ERR_FRAME_TOO_LARGE', id: null });
-  });
-
-  it('answers everything a half-closed peer sent, then ends the socket', async () => {
-    start();
-    socket.arrive(HELLO, ...reads(4));
-    socket.push(null);
-    await until(() => socket.writableEnded, 'the socket is ended');
-    expect(socket.replies()).to.have.length(5);
-  });
-
-  it('reports its close to its supervisor once, when the socket is gone', async () => {
-    start();
-    socket.arrive(HELLO);
-    await until(() => socket.replies().length === 1, 'the welcome');
-    handle.abort();
-    await until(() => closed > 0, 'the close is reported');
-    // A second report could only follow the socket's 'close' event: let it come and go.
-    await until(() => socket.closed, 'the socket has closed');
-    await nextTurn();
-    expect(closed).to.equal(1);
-    expect(handle.actor.getSnapshot().status).to.equal('done');
-    expect(parentHeard).to.deep.equal(['xstate.done.actor.connection.1']);
-  });
-
-  it('ends this connection alone when a fault is thrown inside it: ERR_INTERNAL to the peer, a log line, a count', async () => {
-    start({
-      read() {
-        throw new Error('wiring fault');
-      },
+    it('holds later work while the peer is slow to read, then answers all of it in order', async () => {
+      const sensors = fakeSensors();
+      start(sensors, 64);
+      socket.hold();
+      socket.arrive(HELLO, ...reads(3));
+      await until(() => socket.writes.length === 1, 'the first write');
+      // The write is over the 64-byte high-water mark and not taken yet: the machine waits in `replying`.
+      expect(handle.actor.getSnapshot().value).to.deep.equal({ serving: 'replying' });
+      socket.arrive(...reads(5, 100));
+      // Once the five are in the mailbox, the machine has had its chance to read them.
+      await until(
+        () => handle.actor.getSnapshot().context.queue.length === 5 || sensors.calls > 1,
+        'the later requests are queued (or read)',
+      );
+      expect(handle.actor.getSnapshot().value).to.deep.equal({ serving: 'replying' });
+      expect(sensors.calls, 'reads while the peer is slow').to.equal(1);
+      socket.release();
+      await until(() => socket.replies().length === 9, 'all 9 replies');
+      expect(
+        socket.replies().map((reply) => (reply.type === 'reading' ? reply.id : 0)),
+      ).to.deep.equal([0, 1, 2, 3, 100, 101, 102, 103, 104]);
     });
-    socket.arrive(HELLO, ...reads(1));
-    await until(() => closed === 1, 'the close is reported');
-    expect(socket.writableEnded).to.equal(true);
-    expect(
-      socket.replies().map((reply) => (reply.type === 'error' ? reply.code : reply.type)),
-    ).to.deep.equal(['ERR_INTERNAL']);
-    expect(
-      logged.some((line) => line.includes('connection failed') && line.includes('wiring fault')),
-    ).to.equal(true);
-    expect(stats.snapshot().connections.closed).to.deep.equal({ ERR_INTERNAL: 1 });
-    expect(parentHeard).to.deep.equal(['xstate.error.actor.connection.1']);
+
+    it('answers an oversized length prefix with ERR_FRAME_TOO_LARGE, then ends the socket', async () => {
+      start();
+      const header = Buffer.alloc(FRAME_HEADER_BYTES);
+      header.writeUInt32BE(1 << 30);
+      socket.push(Buffer.concat([encodeMessage(HELLO), header]));
+      await until(() => socket.writableEnded, 'the socket is ended');
+      const replies = socket.replies();
+      expect(replies.map((reply) => reply.type)).to.deep.equal(['welcome', 'error']);
+      expect(replies[1]).to.deep.include({ code: 'ERR_FRAME_TOO_LARGE', id: null });
+    });
+
+    it('answers everything a half-closed peer sent, then ends the socket', async () => {
+      start();
+      socket.arrive(HELLO, ...reads(4));
+      socket.push(null);
+      await until(() => socket.writableEnded, 'the socket is ended');
+      expect(socket.replies()).to.have.length(5);
+    });
+
+    it('reports its close to its supervisor once, when the socket is gone', async () => {
+      start();
+      socket.arrive(HELLO);
+      await until(() => socket.replies().length === 1, 'the welcome');
+      handle.abort();
+      await until(() => closed > 0, 'the close is reported');
+      // A second report could only follow the socket's 'close' event: let it come and go.
+      await until(() => socket.closed, 'the socket has closed');
+      await nextTurn();
+      expect(closed).to.equal(1);
+      expect(handle.actor.getSnapshot().status).to.equal('done');
+    });
+
+    it('ends this connection alone when a fault is thrown inside it: ERR_INTERNAL to the peer, a log line, a count', async () => {
+      start({
+        read() {
+          throw new Error('wiring fault');
+        },
+      });
+      socket.arrive(HELLO, ...reads(1));
+      await until(() => closed === 1, 'the close is reported');
+      expect(socket.writableEnded).to.equal(true);
+      expect(
+        socket.replies().map((reply) => (reply.type === 'error' ? reply.code : reply.type)),
+      ).to.deep.equal(['ERR_INTERNAL']);
+      expect(
+        logged.some((line) => line.includes('connection failed') && line.includes('wiring fault')),
+      ).to.equal(true);
+      expect(stats.snapshot().connections.closed).to.deep.equal({ ERR_INTERNAL: 1 });
+    });
   });
-});

@@ -1,128 +1,96 @@
 /**
- * Fakes for the I/O the machines name: the connection's link, and invoked
- * callback actors (the client's socket, the acceptor's listener). Each one
- * records what the machine asked of it and lets the spec answer when it
- * chooses, so a spec can stop a machine in any state.
+ * Fakes for the I/O the machines name: the world around a connection
+ * machine (its sensor reads and writes), and invoked callback actors (the
+ * client's socket). Each records what the machine asked of it and lets the
+ * spec answer when it chooses, so a spec can stop a machine in any state.
  */
-import { type EventObject, fromCallback } from 'xstate';
-import type { Reading, ServerMessage } from '../../lib/protocol.js';
-import type { SensorRead } from '../../lib/sensors/batch.js';
+import { type EventObject, fromCallback, type Subscription } from 'xstate';
+import type { ServerMessage } from '../../lib/protocol.js';
 import type { SensorResult } from '../../lib/sensors/result.js';
-import type { ConnectionLink, Reply } from '../../machines/connectionMachine.js';
+import type { ReadItem, Reply } from '../../lib/session.js';
+import type { ConnectionEffect, ConnectionEvent } from '../../machines/connectionMachine.js';
 
-/** One `read()` the machine made: what it asked for, and whether the spec has answered it. */
-export interface RecordedRead {
-  /** The readings asked for, in order (the reads without their stations). */
-  readonly readings: readonly Reading[];
-  readonly reads: readonly SensorRead[];
-  readonly done: (results: readonly SensorResult[]) => void;
-  answered: boolean;
+/** What the fake world needs of a connection machine's actor, compiled or interpreted. */
+export interface EffectSource {
+  on(type: '*', handler: (effect: ConnectionEffect) => void): Subscription;
+  send(event: ConnectionEvent): void;
 }
 
 /**
- * A `ConnectionLink` that records reads, sends, `pauseReading()`,
- * `resumeReading()` and `close()`. A read of nothing is answered at once, as the sensor pool
- * answers it; any other read waits for `answer()`.
+ * Plays the world around one connection machine, as actors/connection.ts
+ * does for real: it records every effect, holds each sensor read until the
+ * spec answers it, and takes each write whole at once (WRITTEN with nothing
+ * unsent), unless `congested`: then the write waits (WRITTEN with
+ * `unsentBytes`) until `drain()` (DRAINED).
  */
-export class FakeLink implements ConnectionLink {
-  readonly reads: RecordedRead[] = [];
-  /** Each `send()` call's replies: one entry per batch. */
-  readonly sent: (readonly ServerMessage[])[] = [];
-  /** Each `send()` call as the machine made it, with the counters' data. */
-  readonly sentReplies: (readonly Reply[])[] = [];
-  /** Every call, in order: 'read', 'send', 'pauseReading', 'resumeReading', 'close'. */
-  readonly calls: string[] = [];
-  /**
-   * While true, writes are not taken at once: their `sent` callbacks wait for
-   * `drain()`, as a slow peer makes them. Otherwise a write is taken whole at
-   * once, as a socket nearly always takes one, and `sent` is not called.
-   */
+export class FakeWorld {
+  /** Every effect, in order. */
+  readonly effects: ConnectionEffect[] = [];
+  /** Each write's replies: one entry per write. */
+  readonly writes: (readonly Reply[])[] = [];
+  /** Reads not answered yet, oldest first. */
+  readonly pending: (readonly ReadItem[])[] = [];
   congested = false;
-  readonly #heldWrites: (() => void)[] = [];
-  #unread = 0;
+  /** What a congested write reports as unsent. */
+  unsentBytes = 100;
+  #waiting = false;
 
-  /** Bytes the peer has not read: what the spec set, and at least one while a write is held. */
-  get bufferedBytes(): number {
-    return this.#heldWrites.length > 0 ? Math.max(1, this.#unread) : this.#unread;
+  constructor(readonly actor: EffectSource) {
+    actor.on('*', (effect) => {
+      this.effects.push(effect);
+      switch (effect.type) {
+        case 'read':
+          this.pending.push(effect.reads);
+          break;
+        case 'write':
+          this.writes.push(effect.replies);
+          this.#waiting ||= this.congested;
+          actor.send({ type: 'WRITTEN', bufferedBytes: this.congested ? this.unsentBytes : 0 });
+          break;
+      }
+    });
   }
 
-  set bufferedBytes(bytes: number) {
-    this.#unread = bytes;
-  }
-  pauseReadingCalls = 0;
-  resumeReadingCalls = 0;
-  closeCalls = 0;
-
-  read(reads: readonly SensorRead[], done: (results: readonly SensorResult[]) => void): void {
-    this.calls.push('read');
-    const read: RecordedRead = {
-      readings: reads.map((one) => one.reading),
-      reads,
-      done,
-      answered: false,
-    };
-    this.reads.push(read);
-    if (reads.length === 0) {
-      read.answered = true;
-      done([]);
-    }
+  /** The effect types, in order ('read', 'write', 'pauseReading', 'resumeReading', 'close'). */
+  get calls(): string[] {
+    return this.effects.map((effect) => effect.type);
   }
 
-  send(replies: readonly Reply[], sent: () => void): void {
-    this.calls.push('send');
-    this.sentReplies.push(replies);
-    this.sent.push(replies.map((reply) => reply.message));
-    if (this.congested) this.#heldWrites.push(sent);
+  /** Each write's messages. */
+  get sent(): ServerMessage[][] {
+    return this.writes.map((replies) => replies.map((reply) => reply.message));
   }
 
-  /** The peer reads again: every held write is taken, in order. */
-  drain(): void {
-    this.congested = false;
-    for (const sent of this.#heldWrites.splice(0)) sent();
-  }
-
-  pauseReading(): void {
-    this.calls.push('pauseReading');
-    this.pauseReadingCalls++;
-  }
-
-  resumeReading(): void {
-    this.calls.push('resumeReading');
-    this.resumeReadingCalls++;
-  }
-
-  close(): void {
-    this.calls.push('close');
-    this.closeCalls++;
-  }
-
-  /** Reads the machine is waiting on, oldest first. */
-  get pending(): RecordedRead[] {
-    return this.reads.filter((read) => !read.answered);
-  }
-
-  /** Every reply sent, across batches, in order. */
+  /** Every message written, across writes, in order. */
   get replies(): ServerMessage[] {
     return this.sent.flat();
   }
 
+  /** The readings asked for by each read, in order. */
+  get reads(): string[][] {
+    return this.effects.flatMap((effect) =>
+      effect.type === 'read' ? [effect.reads.map((read) => read.reading)] : [],
+    );
+  }
+
   /** Answers the oldest read still waiting with these results. */
   answer(...results: SensorResult[]): void {
-    const read = this.pending[0];
-    if (read === undefined) throw new Error('no read is waiting for an answer');
-    read.answered = true;
-    read.done(results);
+    if (this.pending.shift() === undefined) throw new Error('no read is waiting for an answer');
+    this.actor.send({ type: 'COMPUTED', results });
+  }
+
+  /** The peer reads again: what waited is sent. */
+  drain(): void {
+    this.congested = false;
+    if (!this.#waiting) return;
+    this.#waiting = false;
+    this.actor.send({ type: 'DRAINED' });
   }
 
   /** Forgets what was recorded so far (say, the handshake), keeping the flags. */
   clearRecords(): void {
-    this.reads.length = 0;
-    this.sent.length = 0;
-    this.sentReplies.length = 0;
-    this.calls.length = 0;
-    this.pauseReadingCalls = 0;
-    this.resumeReadingCalls = 0;
-    this.closeCalls = 0;
+    this.effects.length = 0;
+    this.writes.length = 0;
   }
 }
 

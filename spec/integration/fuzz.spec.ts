@@ -7,7 +7,7 @@
 import { connect } from 'node:net';
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { type RunningServer, startServer } from '../../actors/acceptor.js';
+import { type RunningServer, startServer } from '../../actors/server.js';
 import { isErrorCode } from '../../lib/errors.js';
 import { FrameDecoder, MAX_REPLY_FRAME_BYTES } from '../../lib/framing.js';
 import {

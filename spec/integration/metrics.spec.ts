@@ -4,7 +4,7 @@
  */
 import { get } from 'node:http';
 import { expect } from 'chai';
-import { type RunningServer, startServer } from '../../actors/acceptor.js';
+import { type RunningServer, startServer } from '../../actors/server.js';
 import { type RunningClient, runClient } from '../../actors/client.js';
 import { READINGS } from '../../lib/protocol.js';
 import { RawClient } from '../helpers/rawClient.js';

@@ -4,7 +4,7 @@
  * later polls succeed.
  */
 import { expect } from 'chai';
-import { type RunningServer, type ServerSettings, startServer } from '../../actors/acceptor.js';
+import { type RunningServer, type ServerSettings, startServer } from '../../actors/server.js';
 import { type RunningClient, runClient } from '../../actors/client.js';
 import { MeteoError } from '../../lib/errors.js';
 import { sleep, until } from '../helpers/wait.js';

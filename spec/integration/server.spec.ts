@@ -4,7 +4,7 @@
  * checked against the station model itself.
  */
 import { expect } from 'chai';
-import { type RunningServer, startServer } from '../../actors/acceptor.js';
+import { type RunningServer, startServer } from '../../actors/server.js';
 import { FRAME_HEADER_BYTES, frame } from '../../lib/framing.js';
 import {
   encodeMessage,

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
-import { type RunningServer, startServer } from '../../actors/acceptor.js';
+import { type RunningServer, startServer } from '../../actors/server.js';
 import { SEATTLE_RECORD_STATION } from '../../lib/sensors/datasets.js';
 import { SimulatedStation } from '../../lib/sensors/model.js';
 import { createSource, resolveStations, type StationSetup } from '../../lib/sensors/sources.js';

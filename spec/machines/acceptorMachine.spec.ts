@@ -1,226 +1,156 @@
 import { PassThrough } from 'node:stream';
 import { expect } from 'chai';
-import { type Actor, createActor, SimulatedClock, toPromise } from 'xstate';
-import type { ErrorCode } from '../../lib/errors.js';
+import { type Actor, createActor, SimulatedClock } from 'xstate';
 import { type Transport, transport } from '../../lib/transport.js';
 import {
-  type AcceptorEvent,
+  type AcceptorEffect,
   type AcceptorInput,
   acceptorMachine,
 } from '../../machines/acceptorMachine.js';
-import { type FakeCallback, fakeCallback } from '../helpers/fakes.js';
 
-const INPUT: AcceptorInput = { maxConnections: 3, drainTimeoutMs: 5_000 };
+const INPUT: AcceptorInput = { drainTimeoutMs: 5_000 };
 
 describe('machines/acceptorMachine', () => {
   let clock: SimulatedClock;
-  let listener: FakeCallback<AcceptorEvent, AcceptorEvent>;
   let actor: Actor<typeof acceptorMachine>;
-  let started: { transport: Transport; connection: number }[];
-  let refused: { transport: Transport; code: ErrorCode }[];
-  let shutdowns: number;
-  let aborts: number;
+  /** Every effect the machine asked for, in order. */
+  let effects: AcceptorEffect[];
 
   function start(input: Partial<AcceptorInput> = {}): void {
     clock = new SimulatedClock();
-    listener = fakeCallback<AcceptorEvent, AcceptorEvent>();
-    started = [];
-    refused = [];
-    shutdowns = 0;
-    aborts = 0;
-    const logic = acceptorMachine.provide({
-      actors: { listener: listener.logic },
-      actions: {
-        startConnection: (_, params) => started.push(params),
-        refuseConnection: (_, { transport, code }) => refused.push({ transport, code }),
-        shutdownConnections: () => shutdowns++,
-        abortConnections: () => aborts++,
-      },
-    });
-    actor = createActor(logic, { clock, input: { ...INPUT, ...input } });
+    effects = [];
+    actor = createActor(acceptorMachine, { clock, input: { ...INPUT, ...input } });
+    actor.on('*', (effect) => effects.push(effect));
     actor.start();
   }
 
   const peer = (): Transport => transport(new PassThrough(), 'peer');
   const context = () => actor.getSnapshot().context;
   const value = () => actor.getSnapshot().value;
+  const calls = () => effects.map((effect) => effect.type);
 
   function listen(): void {
-    listener.current.sendBack({ type: 'LISTENING', address: '127.0.0.1', port: 4242 });
+    actor.send({ type: 'LISTENING', address: '127.0.0.1', port: 4242 });
   }
-
-  /** A socket the listener accepted. */
-  function accept(): Transport {
-    const accepted = peer();
-    listener.current.sendBack({ type: 'CONNECTION', transport: accepted });
-    return accepted;
-  }
-
-  /** A connection actor, the acceptor's child, reached its final state: XState tells the parent so. */
-  const closed = (connection: number): void => {
-    actor.send({ type: `xstate.done.actor.connection.${connection}` });
-  };
 
   afterEach(() => actor.stop());
 
-  describe('listening', () => {
+  describe('binding and listening', () => {
     beforeEach(() => start());
 
-    it('starts its listener and waits in binding', () => {
-      expect(value()).to.deep.equal({ open: 'binding' });
-      expect(listener.instances).to.have.length(1);
+    it('asks to listen and waits in binding', () => {
+      expect(value()).to.equal('binding');
+      expect(calls()).to.deep.equal(['listen']);
       expect(context().listening).to.equal(null);
     });
 
     it('records the address and listens on LISTENING', () => {
       listen();
-      expect(value()).to.deep.equal({ open: 'listening' });
+      expect(value()).to.equal('listening');
       expect(context().listening).to.deep.equal({ address: '127.0.0.1', port: 4242 });
     });
 
-    it('ends in failed, with the code, on LISTEN_FAILED', async () => {
-      const finished = toPromise(actor);
-      listener.current.sendBack({
+    it('fails with the listener’s code when it cannot listen', () => {
+      actor.send({
         type: 'LISTEN_FAILED',
         code: 'ERR_ADDRESS_IN_USE',
-        message: 'the address is in use',
+        message: 'cannot listen on 127.0.0.1:4242: the address is in use',
       });
       expect(value()).to.equal('failed');
       expect(actor.getSnapshot().status).to.equal('done');
       expect(context().failure?.code).to.equal('ERR_ADDRESS_IN_USE');
-      expect(context().listening).to.equal(null);
-      expect(listener.current.stopped).to.equal(true);
-      await finished;
+    });
+
+    it('hands every accepted socket to the supervisor, in order', () => {
+      listen();
+      const first = peer();
+      const second = peer();
+      actor.send({ type: 'CONNECTION', transport: first });
+      actor.send({ type: 'CONNECTION', transport: second });
+      expect(effects.slice(1)).to.deep.equal([
+        { type: 'admit', transport: first },
+        { type: 'admit', transport: second },
+      ]);
+    });
+
+    it('stops at once when told to stop before it listens', () => {
+      actor.send({ type: 'SHUTDOWN' });
+      expect(value()).to.equal('stopped');
+      expect(calls()).to.deep.equal(['listen', 'stopListening']);
     });
   });
 
-  describe('accepting', () => {
+  describe('pausing while refusals linger', () => {
     beforeEach(() => {
       start();
       listen();
+      effects.length = 0;
     });
 
-    it('starts a connection for each new socket, numbered 1, 2, 3', () => {
-      const sockets = [accept(), accept(), accept()];
-      expect(started.map((s) => s.connection)).to.deep.equal([1, 2, 3]);
-      started.forEach((s, i) => {
-        expect(s.transport).to.equal(sockets[i]);
-      });
-      expect(context()).to.include({ open: 3, accepted: 3, rejected: 0 });
-      expect(refused).to.deep.equal([]);
+    it('stops listening on REFUSALS_FULL and listens again on REFUSALS_CLEARED', () => {
+      actor.send({ type: 'REFUSALS_FULL' });
+      expect(value()).to.equal('paused');
+      actor.send({ type: 'REFUSALS_CLEARED' });
+      expect(value()).to.equal('listening');
+      expect(calls()).to.deep.equal(['stopListening', 'listen']);
     });
 
-    it('refuses a socket past maxConnections with ERR_TOO_MANY_CONNECTIONS, keeping the open count', () => {
-      accept();
-      accept();
-      accept();
-      const extra = accept();
-      expect(refused).to.have.length(1);
-      expect(refused[0]?.code).to.equal('ERR_TOO_MANY_CONNECTIONS');
-      expect(refused[0]?.transport).to.equal(extra);
-      expect(started).to.have.length(3);
-      expect(context()).to.include({ open: 3, accepted: 3, rejected: 1 });
-      expect(value()).to.deep.equal({ open: 'listening' });
+    it('still hands on sockets accepted before the listener stopped', () => {
+      actor.send({ type: 'REFUSALS_FULL' });
+      actor.send({ type: 'CONNECTION', transport: peer() });
+      expect(calls()).to.deep.equal(['stopListening', 'admit']);
     });
 
-    it('accepts again once a connection closes, numbering on from the last', () => {
-      accept();
-      accept();
-      accept();
-      accept();
-      closed(2);
-      expect(context().open).to.equal(2);
-      accept();
-      expect(refused).to.have.length(1);
-      expect(started.map((s) => s.connection)).to.deep.equal([1, 2, 3, 4]);
-      expect(context()).to.include({ open: 3, accepted: 4, rejected: 1 });
-    });
-
-    it('counts a connection that failed as closed, and carries on', () => {
-      accept();
-      accept();
-      actor.send({ type: 'xstate.error.actor.connection.1', error: new Error('fault') });
-      expect(actor.getSnapshot().status).to.equal('active');
-      expect(context().open).to.equal(1);
-    });
-
-    it('is not moved by the end of an actor that is not a connection', () => {
-      accept();
-      actor.send({ type: 'xstate.done.actor.somebody-else' } as never);
-      expect(context().open).to.equal(1);
+    it('drains and records the failure when it cannot listen again', () => {
+      actor.send({ type: 'REFUSALS_FULL' });
+      actor.send({ type: 'REFUSALS_CLEARED' });
+      actor.send({ type: 'LISTEN_FAILED', code: 'ERR_ADDRESS_IN_USE', message: 'taken' });
+      expect(value()).to.equal('draining');
+      expect(context().failure?.code).to.equal('ERR_ADDRESS_IN_USE');
+      expect(calls()).to.include('drainConnections');
     });
   });
 
-  describe('shutting down', () => {
-    it('drains: tells the connections, stops listening, refuses newcomers, and stops once none is open', async () => {
+  describe('draining', () => {
+    beforeEach(() => {
       start();
       listen();
-      accept();
-      accept();
-      const finished = toPromise(actor);
-
-      actor.send({ type: 'SHUTDOWN' });
-      expect(value()).to.equal('draining');
-      expect(shutdowns).to.equal(1);
-      expect(listener.current.stopped, 'the listener’s cleanup ran').to.equal(true);
-
-      const late = peer();
-      actor.send({ type: 'CONNECTION', transport: late });
-      expect(refused).to.deep.equal([{ transport: late, code: 'ERR_SHUTTING_DOWN' }]);
-      expect(started).to.have.length(2);
-      expect(context().open).to.equal(2);
-      expect(context().rejected, 'a refusal while draining is counted').to.equal(1);
-
-      closed(1);
-      expect(value()).to.equal('draining');
-      closed(2);
-      expect(value()).to.equal('stopped');
-      expect(actor.getSnapshot().status).to.equal('done');
-      expect(aborts).to.equal(0);
-      expect(shutdowns).to.equal(1);
-      await finished;
+      effects.length = 0;
     });
 
-    it('aborts the connections still open when the drain deadline passes, then stops', () => {
-      start();
-      listen();
-      accept();
+    it('on SHUTDOWN stops listening and drains the connections', () => {
       actor.send({ type: 'SHUTDOWN' });
-      clock.increment(INPUT.drainTimeoutMs - 1);
       expect(value()).to.equal('draining');
-      expect(aborts).to.equal(0);
+      expect(calls()).to.deep.equal(['stopListening', 'drainConnections']);
+    });
+
+    it('stops once the supervisor says the last connection has closed', () => {
+      actor.send({ type: 'SHUTDOWN' });
+      actor.send({ type: 'ALL_CLOSED' });
+      expect(value()).to.equal('stopped');
+      expect(actor.getSnapshot().status).to.equal('done');
+      expect(calls()).to.not.include('abortConnections');
+    });
+
+    it('closes what is still open at the drain deadline, and stops', () => {
+      actor.send({ type: 'SHUTDOWN' });
+      clock.increment(4_999);
+      expect(value()).to.equal('draining');
       clock.increment(1);
-      expect(aborts).to.equal(1);
       expect(value()).to.equal('stopped');
-      expect(actor.getSnapshot().status).to.equal('done');
+      expect(calls()).to.deep.equal(['stopListening', 'drainConnections', 'abortConnections']);
     });
 
-    it('does not abort once the connections have closed before the deadline', () => {
-      start();
-      listen();
-      accept();
+    it('drains once however many times SHUTDOWN comes', () => {
       actor.send({ type: 'SHUTDOWN' });
-      closed(1);
-      clock.increment(INPUT.drainTimeoutMs * 2);
-      expect(aborts).to.equal(0);
-      expect(value()).to.equal('stopped');
+      actor.send({ type: 'SHUTDOWN' });
+      expect(calls().filter((call) => call === 'drainConnections')).to.have.length(1);
     });
 
-    it('stops at once on SHUTDOWN with no connection open', () => {
-      start();
-      listen();
+    it('hands a socket accepted just before the stop to the supervisor, which refuses it', () => {
       actor.send({ type: 'SHUTDOWN' });
-      expect(value()).to.equal('stopped');
-      expect(actor.getSnapshot().status).to.equal('done');
-      expect(listener.current.stopped).to.equal(true);
-      expect(aborts).to.equal(0);
-    });
-
-    it('stops at once on SHUTDOWN before it listens', () => {
-      start();
-      actor.send({ type: 'SHUTDOWN' });
-      expect(value()).to.equal('stopped');
-      expect(listener.current.stopped).to.equal(true);
+      actor.send({ type: 'CONNECTION', transport: peer() });
+      expect(calls().at(-1)).to.equal('admit');
     });
   });
 });

@@ -1,0 +1,297 @@
+/**
+ * The server: wires the parts that each own one job (STYLE.md, "One role per
+ * file"):
+ *
+ * - the acceptor actor (machines/acceptorMachine.ts): the front door's life,
+ *   binding, listening, pausing, draining;
+ * - the listener (actors/listener.ts): the listening socket;
+ * - the supervisor (actors/supervisor.ts): the open connections, their one
+ *   count and limit, refusals, the drain;
+ * - a connection actor per socket (actors/connection.ts);
+ * - the sensor pool (actors/sensorPool.ts), and the counters.
+ *
+ * The acceptor machine emits effects; this file performs them on the
+ * listener and the supervisor, and turns what those report into events.
+ */
+import { type Actor, createActor, type InspectionEvent, type Observer, waitFor } from 'xstate';
+import { defaultsOf, SERVER_OPTIONS } from '../lib/config.js';
+import { describeError, MeteoError } from '../lib/errors.js';
+import { type Logger, silentLogger } from '../lib/log.js';
+import { PROTOCOL_VERSION, UNITS, type Welcome } from '../lib/protocol.js';
+import { SIMULATED, type StationSetup } from '../lib/sensors/sources.js';
+import { checkStation, DEFAULT_STATION, stationInfo } from '../lib/sensors/station.js';
+import { ServerStats, type StatsSnapshot, type Telemetry, teeTelemetry } from '../lib/telemetry.js';
+import { acceptorMachine } from '../machines/acceptorMachine.js';
+import type { ConnectionLimits } from '../machines/connectionMachine.js';
+import { type Connection, connectionName, connectionTable, startConnection } from './connection.js';
+import { Listener } from './listener.js';
+import { createMetrics, type MetricsServer, serveMetrics } from './metrics.js';
+import { SensorPool } from './sensorPool.js';
+import { ConnectionSupervisor } from './supervisor.js';
+
+/** Server name and version sent in the welcome. */
+export const SERVER_NAME = 'meteo-actors/0.1.0';
+
+/** The limits a server has unless told otherwise: the defaults of its flags (lib/config.ts). */
+const DEFAULTS = defaultsOf(SERVER_OPTIONS);
+
+/** Gives the inspector observer for one root actor, by its name (`acceptor`, `connection.N`). */
+export type InspectorFor = (name: string) => Observer<InspectionEvent>;
+
+export interface ServerSettings extends Partial<ConnectionLimits> {
+  readonly host: string;
+  readonly port: number;
+  readonly threads: number;
+  readonly seed: number;
+  /** The stations served and their sources, the default first; the simulated Seattle station when absent. */
+  readonly stations?: readonly StationSetup[];
+  readonly maxConnections?: number;
+  /** Refused sockets that may linger before the server stops accepting (default 1,000). */
+  readonly maxRefusing?: number;
+  readonly drainTimeoutMs?: number;
+  readonly log?: Logger;
+  /** Told of every connection and request, besides the server's own counts (the Prometheus exporter). */
+  readonly telemetry?: Telemetry;
+  /** The clock the sensors read by (tests pin it). */
+  readonly now?: () => number;
+  /** The compiled sensor worker, when not the default (tests inject faulty ones). */
+  readonly workerUrl?: URL;
+  /**
+   * Watches the acceptor and the first `inspectConnections` connections: they
+   * run on XState's interpreter, each with the observer this gives for its
+   * name. The other connections run compiled, and no inspection work is done
+   * for them.
+   */
+  readonly inspect?: InspectorFor;
+  readonly inspectConnections?: number;
+  /** Serve Prometheus metrics on this port of `host` (0 picks a free one); none when absent. */
+  readonly metricsPort?: number;
+}
+
+export interface RunningServer {
+  readonly address: string;
+  readonly port: number;
+  readonly actor: Actor<typeof acceptorMachine>;
+  /** The sensor pool (its threads can be inspected, and killed by fault-injection specs). */
+  readonly sensors: SensorPool;
+  /** The open connections, oldest first. */
+  connections(): IterableIterator<Connection>;
+  /** What the server has counted since it started. */
+  stats(): StatsSnapshot;
+  /** Where /metrics is served, when it is. */
+  readonly metricsPort: number | null;
+  /**
+   * Stops accepting, lets every request already received get its reply
+   * (for at most the drain timeout), then closes the pool. Idempotent.
+   */
+  stop(): Promise<void>;
+  /**
+   * Settles with the fault if the acceptor fails while the server runs (it
+   * could not listen again after a pause, or a fault in its own wiring); it
+   * has then drained or closed every connection, and the program should
+   * stop. Never settles otherwise.
+   */
+  readonly failed: Promise<unknown>;
+}
+
+function checkStations(stations: readonly StationSetup[]): void {
+  if (stations.length === 0) throw new MeteoError('ERR_BAD_VALUE', 'a server needs a station');
+  for (const setup of stations) checkStation(setup.station);
+  if (new Set(stations.map((setup) => setup.station.id)).size !== stations.length) {
+    throw new MeteoError('ERR_BAD_VALUE', 'two stations have the same id');
+  }
+}
+
+/** Starts the server; resolves once it listens, or rejects with a coded error. */
+export async function startServer(settings: ServerSettings): Promise<RunningServer> {
+  const log = settings.log ?? silentLogger;
+  const stations = settings.stations ?? [{ station: DEFAULT_STATION, source: SIMULATED }];
+  checkStations(stations);
+  // A machine the fast path cannot run stops the server here, before it listens.
+  connectionTable();
+  const sensors = new SensorPool({
+    threads: settings.threads,
+    seed: settings.seed,
+    stations,
+    ...(settings.now ? { now: settings.now } : {}),
+    ...(settings.workerUrl ? { workerUrl: settings.workerUrl } : {}),
+    onError: (err) =>
+      log.error('sensor worker failed', { code: 'ERR_SENSOR_FAILED', error: describeError(err) }),
+  });
+  try {
+    await sensors.ready();
+  } catch (err) {
+    await sensors.close();
+    throw new MeteoError(
+      'ERR_LISTEN_FAILED',
+      `the sensor pool did not start: ${describeError(err)}`,
+    );
+  }
+  const welcome: Welcome = {
+    type: 'welcome',
+    version: PROTOCOL_VERSION,
+    server: SERVER_NAME,
+    station: stationInfo((stations[0] as StationSetup).station),
+    stations: stations.map((setup) => stationInfo(setup.station)),
+    units: UNITS,
+  };
+  const stats = new ServerStats();
+  const metrics = settings.metricsPort === undefined ? undefined : createMetrics();
+  metrics?.watchPool(sensors);
+  const sinks = [settings.telemetry, metrics?.telemetry].filter((sink) => sink !== undefined);
+  const telemetry = sinks.length > 0 ? teeTelemetry(stats, ...sinks) : stats;
+  const limits: ConnectionLimits = {
+    handshakeTimeoutMs: settings.handshakeTimeoutMs ?? DEFAULTS.handshakeTimeoutMs,
+    idleTimeoutMs: settings.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs,
+    maxQueuedRequests: settings.maxQueuedRequests ?? DEFAULTS.maxQueuedRequests,
+    maxOutputBytes: settings.maxOutputBytes ?? DEFAULTS.maxOutputBytes,
+    writeTimeoutMs: settings.writeTimeoutMs ?? DEFAULTS.writeTimeoutMs,
+  };
+  const inspectConnections = settings.inspectConnections ?? DEFAULTS.inspectConnections;
+
+  const acceptor = createActor(acceptorMachine, {
+    id: 'acceptor',
+    input: { drainTimeoutMs: settings.drainTimeoutMs ?? DEFAULTS.drainTimeoutMs },
+    ...(settings.inspect ? { inspect: settings.inspect('acceptor') } : {}),
+  });
+  const listener = new Listener({
+    host: settings.host,
+    port: settings.port,
+    log,
+    notify: (event) => acceptor.send(event),
+  });
+  const supervisor = new ConnectionSupervisor({
+    maxConnections: settings.maxConnections ?? DEFAULTS.maxConnections,
+    ...(settings.maxRefusing === undefined ? {} : { maxRefusing: settings.maxRefusing }),
+    log,
+    telemetry,
+    notify: (event) => acceptor.send(event),
+    start: (transport, number, onClosed) =>
+      startConnection({
+        transport,
+        number,
+        welcome,
+        sensors,
+        limits,
+        log,
+        telemetry,
+        onClosed,
+        ...(settings.inspect && number <= inspectConnections
+          ? { inspect: settings.inspect(connectionName(number)) }
+          : {}),
+      }),
+  });
+
+  let reportFailure: (err: unknown) => void = () => {};
+  const failed = new Promise<unknown>((resolve) => {
+    reportFailure = resolve;
+  });
+  /** A fault in the front door's own wiring: nothing more is accepted, every connection is closed. */
+  const failAcceptor = (err: unknown): void => {
+    log.error('acceptor failed', { code: 'ERR_INTERNAL', error: describeError(err) });
+    listener.close();
+    supervisor.abort();
+    acceptor.stop();
+    reportFailure(err);
+  };
+  acceptor.on('*', (effect) => {
+    try {
+      switch (effect.type) {
+        case 'listen':
+          listener.listen();
+          break;
+        case 'stopListening':
+          listener.close();
+          break;
+        case 'admit':
+          supervisor.admit(effect.transport);
+          break;
+        case 'drainConnections':
+          supervisor.drain();
+          break;
+        case 'abortConnections':
+          supervisor.abort();
+          break;
+      }
+    } catch (err) {
+      failAcceptor(err);
+    }
+  });
+  acceptor.subscribe({
+    complete: () => {
+      const { failure, listening } = acceptor.getSnapshot().context;
+      if (failure !== null && listening !== null) {
+        log.error('stopped listening', { code: failure.code, error: failure.message });
+        reportFailure(new MeteoError(failure.code, failure.message));
+      }
+    },
+    error: failAcceptor,
+  });
+  acceptor.start();
+
+  let ready: ReturnType<typeof acceptor.getSnapshot>;
+  try {
+    ready = await waitFor(
+      acceptor,
+      (snapshot) => snapshot.context.listening !== null || snapshot.status !== 'active',
+      { timeout: Number.POSITIVE_INFINITY },
+    );
+  } catch (err) {
+    await sensors.close();
+    throw new MeteoError(
+      'ERR_LISTEN_FAILED',
+      `the acceptor failed while starting: ${describeError(err)}`,
+    );
+  }
+  if (ready.context.listening === null) {
+    await sensors.close();
+    const failure = ready.context.failure ?? {
+      code: 'ERR_LISTEN_FAILED',
+      message: 'the server stopped before it listened',
+    };
+    throw new MeteoError(failure.code, failure.message);
+  }
+  const { address, port } = ready.context.listening;
+
+  const shutdown = async (): Promise<void> => {
+    acceptor.send({ type: 'SHUTDOWN' });
+    await waitFor(acceptor, (snapshot) => snapshot.status !== 'active', {
+      timeout: Number.POSITIVE_INFINITY,
+    }).catch(() => {});
+    listener.close();
+    await sensors.close();
+  };
+
+  let metricsServer: MetricsServer | undefined;
+  if (metrics && settings.metricsPort !== undefined) {
+    try {
+      metricsServer = await serveMetrics(metrics.registry, settings.host, settings.metricsPort);
+    } catch (err) {
+      await shutdown();
+      const inUse = (err as NodeJS.ErrnoException).code === 'EADDRINUSE';
+      throw new MeteoError(
+        inUse ? 'ERR_ADDRESS_IN_USE' : 'ERR_LISTEN_FAILED',
+        `cannot serve metrics on ${settings.host}:${settings.metricsPort}: ${inUse ? 'the address is in use' : describeError(err)}`,
+      );
+    }
+  }
+
+  let stopping: Promise<void> | undefined;
+  return {
+    address,
+    port,
+    actor: acceptor,
+    sensors,
+    connections: () => supervisor.connections(),
+    stats: () => stats.snapshot(),
+    metricsPort: metricsServer?.port ?? null,
+    failed,
+    stop() {
+      stopping ??= (async () => {
+        await shutdown();
+        await metricsServer?.close();
+      })();
+      return stopping;
+    },
+  };
+}
