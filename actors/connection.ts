@@ -10,6 +10,7 @@ import { describeError } from '../lib/errors.js';
 import { FrameDecoder, MAX_REQUEST_FRAME_BYTES } from '../lib/framing.js';
 import type { Logger } from '../lib/log.js';
 import { decodeClientMessage, encodeMessage, errorReply, type Welcome } from '../lib/protocol.js';
+import { isRequest } from '../lib/session.js';
 import type { Telemetry } from '../lib/telemetry.js';
 import type { Transport } from '../lib/transport.js';
 import {
@@ -165,8 +166,10 @@ export function startConnection(options: ConnectionOptions): ConnectionHandle {
     const { frames, error } = decoder.push(chunk);
     if (frames.length > 0) {
       const receivedAt = performance.now();
-      watchdog.received(receivedAt);
-      actor.send({ type: 'RECEIVED', messages: frames.map(decodeClientMessage), receivedAt });
+      const messages = frames.map(decodeClientMessage);
+      // Only a request restarts the idle timer, not junk (docs/PROTOCOL.md §7, issue #12).
+      if (messages.some(isRequest)) watchdog.received(receivedAt);
+      actor.send({ type: 'RECEIVED', messages, receivedAt });
     }
     if (error) actor.send({ type: 'BAD_STREAM', code: error.code, message: error.message });
   });
