@@ -2,17 +2,13 @@
  * The decode-cost microbenchmark still runs (issue #12), briefly. No timing
  * is asserted: only that every body was measured.
  */
-import { execFile } from 'node:child_process';
 import { expect } from 'chai';
+import { type ProgramRun, runScript } from '../helpers/program.js';
 
 const BENCH = 'dist/bench/decodeCost.js';
 
-function run(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BENCH, ...args], { timeout: 60_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
-    });
-  });
+function run(args: readonly string[]): Promise<ProgramRun> {
+  return runScript(BENCH, args);
 }
 
 describe('bench: node dist/bench/decodeCost.js', function () {
