@@ -30,7 +30,7 @@ import {
 } from '../lib/protocol.js';
 import type { SensorRead } from '../lib/sensors/batch.js';
 import type { SensorResult } from '../lib/sensors/result.js';
-import type { Reply } from '../lib/session.js';
+import { isRequest, type Reply } from '../lib/session.js';
 import { type CompiledMachine, compileMachine } from '../lib/statechart/compile.js';
 import { MachineActor } from '../lib/statechart/runtime.js';
 import type { Telemetry } from '../lib/telemetry.js';
@@ -252,8 +252,10 @@ export function startConnection(options: ConnectionOptions): Connection {
     const { frames, error } = decoder.push(chunk);
     if (frames.length > 0) {
       const receivedAt = performance.now();
-      watchdog.received(receivedAt);
-      actor.send({ type: 'RECEIVED', messages: frames.map(decodeClientMessage), receivedAt });
+      const messages = frames.map(decodeClientMessage);
+      // Only a request restarts the idle timer, not junk (docs/PROTOCOL.md §7, issue #12).
+      if (messages.some(isRequest)) watchdog.received(receivedAt);
+      actor.send({ type: 'RECEIVED', messages, receivedAt });
     }
     if (error) actor.send({ type: 'BAD_STREAM', code: error.code, message: error.message });
   });

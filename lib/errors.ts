@@ -39,6 +39,8 @@ export const ERROR_CODES = {
   ERR_CONNECTION_LOST: 'the connection closed before the exchange finished',
   ERR_REQUEST_TIMEOUT: "a request got no reply within the client's request timeout",
   ERR_PROTOCOL: 'the server sent something the client does not understand',
+  // Local: the conformance runner (docs/PROTOCOL.md §11).
+  ERR_BAD_VECTOR_FILE: 'a conformance vectors file is not one the runner can play',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

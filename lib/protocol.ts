@@ -3,6 +3,7 @@
  * MessagePack encoding: written by lib/msgpackWriter.ts, read by msgpackr.
  * Pure: bytes in, typed messages out, and back.
  */
+import { isUtf8 } from 'node:buffer';
 import { Unpackr } from 'msgpackr';
 import { type ErrorCode, MeteoError } from './errors.js';
 import { FRAME_HEADER_BYTES } from './framing.js';
@@ -48,6 +49,11 @@ export interface StationInfo {
 export interface Hello {
   readonly type: 'hello';
   readonly version: number;
+  /**
+   * Optional in a hello: when the map holds a valid request id, an error
+   * answering the hello carries it (docs/PROTOCOL.md §6.4). The welcome does not.
+   */
+  readonly id?: number;
 }
 
 export interface ReadRequest {
@@ -57,9 +63,6 @@ export interface ReadRequest {
   /** The id of the station to read; the server's default station when absent (docs/PROTOCOL.md §5.1). */
   readonly station?: string;
 }
-
-/** Longest station id a request may name. */
-export const MAX_STATION_ID_LENGTH = 64;
 
 export type ClientMessage = Hello | ReadRequest;
 
@@ -110,9 +113,17 @@ export type ReceivedServerMessage = Welcome | ReadingReply | ErrorReply<string>;
  */
 export interface Rejected {
   readonly type: 'rejected';
+  /** The map's `id` when it is a valid request id (docs/PROTOCOL.md §6.4), else null. */
   readonly id: number | null;
   readonly code: ErrorCode;
   readonly message: string;
+  /**
+   * The message type the frame claimed, when it named one the protocol has
+   * and only a later check failed (a field, the reading). The session checks
+   * the handshake before those (docs/PROTOCOL.md §6.3), so a `read` before the
+   * `hello` is answered ERR_HANDSHAKE_REQUIRED whatever its fields.
+   */
+  readonly claimed?: ClientMessage['type'];
 }
 
 export function errorReply(id: number | null, code: ErrorCode, message: string): ErrorReply {
@@ -309,68 +320,426 @@ function unpackBody(body: Uint8Array): { fields: Fields } | { error: string } {
   return { fields: value };
 }
 
-function isUint32(value: unknown): value is number {
-  return (
-    typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= MAX_REQUEST_ID
-  );
+/*
+ * A client body is read by hand, in one pass over its bytes, by the rules of
+ * docs/PROTOCOL.md §3, which are the MessagePack specification's formats with
+ * a few restrictions. A general MessagePack library reads more than the
+ * protocol allows (msgpackr takes a whole float 64 for an integer, reads its
+ * own extensions as maps or as nothing, lets invalid UTF-8 through and keeps
+ * the last of two equal keys), and checking its output would mean walking
+ * each body a second time, which tripled the cost of a request (issue #12).
+ * One pass checks the whole body and notes where the values of the five keys
+ * the protocol defines start; the fields are then read from there.
+ */
+
+/** Why a body is not one well-formed message map (§3). Not an Error: no stack is captured. */
+class Malformed {
+  constructor(readonly reason: string) {}
 }
 
-function rejected(id: number | null, code: ErrorCode, message: string): Rejected {
-  return { type: 'rejected', id, code, message };
+const CUT_SHORT = new Malformed('the body ends inside a value');
+
+/** The keys of a client message (§4.1, §5.1); a bit each, so a repeated one is seen at once. */
+const FIELD_NAMES = ['type', 'id', 'version', 'reading', 'station'] as const;
+const FIELD_KEYS = FIELD_NAMES.map((name) => Buffer.from(name, 'latin1'));
+
+const HELLO_BYTES = Buffer.from('hello', 'latin1');
+const READ_BYTES = Buffer.from('read', 'latin1');
+const READING_BYTES = READINGS.map((reading) => Buffer.from(reading, 'latin1'));
+
+/** The MessagePack specification's name for the format whose first byte is `byte`. */
+function formatName(byte: number): string {
+  if (byte <= 0x7f) return 'positive fixint';
+  if (byte <= 0x8f) return 'fixmap';
+  if (byte <= 0x9f) return 'fixarray';
+  if (byte <= 0xbf) return 'fixstr';
+  if (byte >= 0xe0) return 'negative fixint';
+  return FORMAT_NAMES[byte - 0xc0] as string;
+}
+
+const FORMAT_NAMES = [
+  'nil',
+  '(never used) 0xc1',
+  'false',
+  'true',
+  'bin 8',
+  'bin 16',
+  'bin 32',
+  'ext 8',
+  'ext 16',
+  'ext 32',
+  'float 32',
+  'float 64',
+  'uint 8',
+  'uint 16',
+  'uint 32',
+  'uint 64',
+  'int 8',
+  'int 16',
+  'int 32',
+  'int 64',
+  'fixext 1',
+  'fixext 2',
+  'fixext 4',
+  'fixext 8',
+  'fixext 16',
+  'str 8',
+  'str 16',
+  'str 32',
+  'array 16',
+  'array 32',
+  'map 16',
+  'map 32',
+];
+
+function sameBytes(body: Uint8Array, start: number, end: number, bytes: Uint8Array): boolean {
+  if (end - start !== bytes.length) return false;
+  for (let i = 0; i < bytes.length; i++) if (body[start + i] !== bytes[i]) return false;
+  return true;
+}
+
+/** Which of `list` the bytes from `start` to `end` are, or -1. */
+function indexOfBytes(
+  list: readonly Uint8Array[],
+  body: Uint8Array,
+  start: number,
+  end: number,
+): number {
+  for (let i = 0; i < list.length; i++) {
+    if (sameBytes(body, start, end, list[i] as Uint8Array)) return i;
+  }
+  return -1;
+}
+
+/** An unsigned big-endian integer of `width` bytes (1, 2 or 4) at `at`. */
+function uintAt(body: Uint8Array, at: number, width: number): number {
+  if (at + width > body.length) throw CUT_SHORT;
+  let value = 0;
+  for (let i = 0; i < width; i++) value = value * 256 + (body[at + i] as number);
+  return value;
+}
+
+/** Where a str of `length` bytes from `start` ends, once its bytes are known to be UTF-8 (§3). */
+function strEnd(body: Uint8Array, start: number, length: number): number {
+  const end = start + length;
+  if (end > body.length) throw CUT_SHORT;
+  for (let i = start; i < end; i++) {
+    // ASCII is UTF-8; past the first byte that is not, the native validator takes over.
+    if ((body[i] as number) >= 0x80) {
+      if (!isUtf8(body.subarray(i, end))) throw new Malformed('a str is not valid UTF-8');
+      break;
+    }
+  }
+  return end;
+}
+
+/**
+ * Where the last str found by `isStrAt` starts and ends in the body. One
+ * shared pair, not an object per str: a key is a str, and a body has several.
+ */
+const str = { start: 0, end: 0 };
+
+/** True when the value at `at` is a str; then `str` says where its bytes are. */
+function isStrAt(body: Uint8Array, at: number): boolean {
+  const byte = body[at] as number;
+  if (byte >= 0xa0 && byte <= 0xbf) {
+    str.start = at + 1;
+    str.end = str.start + (byte & 0x1f);
+    return true;
+  }
+  if (byte < 0xd9 || byte > 0xdb) return false;
+  const width = 1 << (byte - 0xd9);
+  str.start = at + 1 + width;
+  str.end = str.start + uintAt(body, at + 1, width);
+  return true;
+}
+
+/**
+ * Steps over the one value that starts at `at`, nested values included, and
+ * returns where it ends. Iterative: a deep value costs no stack. Every value
+ * takes at least a byte, so a count that claims more than the body holds
+ * runs out of bytes, not of time.
+ */
+function skipValue(body: Uint8Array, at: number): number {
+  let pending = 1;
+  while (pending > 0) {
+    pending--;
+    if (at >= body.length) throw CUT_SHORT;
+    const byte = body[at++] as number;
+    if (byte <= 0x7f || byte >= 0xe0) continue; // positive and negative fixint
+    if (byte <= 0x8f) {
+      pending += 2 * (byte & 0x0f); // fixmap: a key and a value per entry
+    } else if (byte <= 0x9f) {
+      pending += byte & 0x0f; // fixarray
+    } else if (byte <= 0xbf) {
+      at = strEnd(body, at, byte & 0x1f); // fixstr
+    } else if (byte === 0xc1) {
+      throw new Malformed('0xc1 is never used in MessagePack');
+    } else if (byte <= 0xc3) {
+      // nil, false, true
+    } else if (byte <= 0xc6) {
+      const width = 1 << (byte - 0xc4); // bin 8, 16, 32: a length, then the bytes
+      at += width + uintAt(body, at, width);
+    } else if (byte <= 0xc9) {
+      const width = 1 << (byte - 0xc7); // ext 8, 16, 32: a length, the type, the data
+      at += width + 1 + uintAt(body, at, width);
+    } else if (byte <= 0xd3) {
+      at += FIXED_WIDTHS[byte - 0xca] as number; // float 32, 64; uint 8–64; int 8–64
+    } else if (byte <= 0xd8) {
+      at += 1 + (1 << (byte - 0xd4)); // fixext 1, 2, 4, 8, 16: the type, then the data
+    } else if (byte <= 0xdb) {
+      const width = 1 << (byte - 0xd9); // str 8, 16, 32
+      at = strEnd(body, at + width, uintAt(body, at, width));
+    } else {
+      const width = byte === 0xdc || byte === 0xde ? 2 : 4; // array 16, 32; map 16, 32
+      pending += uintAt(body, at, width) * (byte >= 0xde ? 2 : 1);
+      at += width;
+    }
+  }
+  if (at > body.length) throw CUT_SHORT;
+  return at;
+}
+
+/** Bytes after the first byte of float 32, float 64, uint 8–64 and int 8–64. */
+const FIXED_WIDTHS = [4, 8, 1, 2, 4, 8, 1, 2, 4, 8];
+
+/** Where the value of each key the protocol defines starts, or -1 when the map lacks it. */
+interface FieldOffsets {
+  type: number;
+  id: number;
+  version: number;
+  reading: number;
+  station: number;
+}
+
+/**
+ * Checks that the body is one well-formed message map (§3: one value, no
+ * bytes after it, every str UTF-8, a map whose keys are strs, none twice)
+ * and says where the fields are, or why it is not one (a `Malformed`
+ * returned or thrown).
+ */
+function mapFields(body: Uint8Array): FieldOffsets | Malformed {
+  if (body.length === 0) return new Malformed('the body is empty');
+  const first = body[0] as number;
+  let count: number;
+  let at: number;
+  if (first >= 0x80 && first <= 0x8f) {
+    count = first & 0x0f;
+    at = 1;
+  } else if (first === 0xde || first === 0xdf) {
+    const width = first === 0xde ? 2 : 4;
+    count = uintAt(body, 1, width);
+    at = 1 + width;
+  } else {
+    // Returned, not thrown: junk is what most bodies that fail here are, and a throw costs more.
+    return new Malformed(`a message is a MessagePack map, not ${formatName(first)}`);
+  }
+  const offsets: FieldOffsets = { type: -1, id: -1, version: -1, reading: -1, station: -1 };
+  let seen = 0;
+  let others: Set<string> | undefined;
+  for (let entry = 0; entry < count; entry++) {
+    if (at >= body.length) throw CUT_SHORT;
+    if (!isStrAt(body, at)) {
+      throw new Malformed(
+        `a key of the message map is ${formatName(body[at] as number)}, not a str`,
+      );
+    }
+    const { start, end } = str;
+    at = strEnd(body, start, end - start);
+    const field = indexOfBytes(FIELD_KEYS, body, start, end);
+    if (field >= 0) {
+      if (seen & (1 << field)) {
+        throw new Malformed(`the key ${JSON.stringify(FIELD_NAMES[field])} appears twice`);
+      }
+      seen |= 1 << field;
+      offsets[FIELD_NAMES[field] as keyof FieldOffsets] = at;
+    } else {
+      // Keys the protocol does not define are rare: only they cost a string and a set.
+      const name = textOf(body, start, end);
+      others ??= new Set();
+      if (others.has(name)) {
+        throw new Malformed(`the key ${JSON.stringify(name.slice(0, 64))} appears twice`);
+      }
+      others.add(name);
+    }
+    at = skipValue(body, at);
+  }
+  if (at !== body.length) {
+    throw new Malformed(`${body.length - at} bytes follow the message map`);
+  }
+  return offsets;
+}
+
+/**
+ * The integer whose first byte is at `at` (any width of the int format
+ * family), or NaN when the value there is not an integer. Integers past 2^53
+ * come out approximate, which no range check of the protocol can mistake.
+ */
+function integerAt(body: Uint8Array, at: number): number {
+  const byte = body[at] as number;
+  if (byte <= 0x7f) return byte;
+  if (byte >= 0xe0) return byte - 0x100;
+  if (byte < 0xcc || byte > 0xd3) return Number.NaN;
+  // uint 8–64, then int 8–64: the body is known to hold all their bytes (mapFields).
+  const width = 1 << ((byte - 0xcc) & 3);
+  const signed = byte >= 0xd0;
+  if (width === 8) {
+    // Two halves, so that -1 as int 64 comes out as -1, not as 2^64 - 2^64.
+    const high = uintAt(body, at + 1, 4);
+    const low = uintAt(body, at + 5, 4);
+    return (signed && high >= 2 ** 31 ? high - 2 ** 32 : high) * 2 ** 32 + low;
+  }
+  const value = uintAt(body, at + 1, width);
+  // An int whose top bit is set is negative: two's complement of `width` bytes.
+  return signed && value >= 2 ** (8 * width - 1) ? value - 2 ** (8 * width) : value;
+}
+
+const UTF8 = new TextDecoder();
+
+/** The text of a str value (already checked as UTF-8); built by hand when ASCII, which is faster for a few bytes. */
+function textOf(body: Uint8Array, start: number, end: number): string {
+  let text = '';
+  for (let i = start; i < end; i++) {
+    const byte = body[i] as number;
+    if (byte >= 0x80) return UTF8.decode(body.subarray(start, end));
+    text += String.fromCharCode(byte);
+  }
+  return text;
+}
+
+/**
+ * A string the client sent, quoted for an error message: its first 64
+ * characters (code points, not UTF-16 units), so that a reply stays small.
+ */
+export function quote(text: string): string {
+  return JSON.stringify(text.length <= 64 ? text : Array.from(text).slice(0, 64).join(''));
+}
+
+function quoted(body: Uint8Array, start: number, end: number): string {
+  return quote(textOf(body, start, end));
+}
+
+const READINGS_ARE = `readings are ${READINGS.join(', ')}`;
+
+/** What a field holds, in the specification's terms, for an error message. */
+function describeValue(body: Uint8Array, at: number): string {
+  const byte = body[at] as number;
+  if (Number.isNaN(integerAt(body, at))) return formatName(byte);
+  // A 64-bit integer is printed exactly: the message says what the client sent.
+  if (byte === 0xcf)
+    return `${formatName(byte)} ${new DataView(body.buffer, body.byteOffset + at + 1).getBigUint64(0)}`;
+  if (byte === 0xd3)
+    return `${formatName(byte)} ${new DataView(body.buffer, body.byteOffset + at + 1).getBigInt64(0)}`;
+  return `${formatName(byte)} ${integerAt(body, at)}`;
+}
+
+/** The value at `at` as a request id or a version: an integer from 0 to 2^32−1, or NaN. */
+function uint32At(body: Uint8Array, at: number): number {
+  const value = at < 0 ? Number.NaN : integerAt(body, at);
+  return value >= 0 && value <= MAX_REQUEST_ID ? value : Number.NaN;
+}
+
+/** Why the value at `at`, which `uint32At` refused, is not an integer from 0 to 2^32−1. */
+function notUint32(body: Uint8Array, at: number, field: string): string {
+  if (at < 0) return `${field} is missing`;
+  return Number.isNaN(integerAt(body, at))
+    ? `${field} must be an integer, not ${describeValue(body, at)}`
+    : `${field} must be from 0 to ${MAX_REQUEST_ID}, not ${describeValue(body, at)}`;
+}
+
+function rejected(
+  id: number | null,
+  code: ErrorCode,
+  message: string,
+  claimed?: ClientMessage['type'],
+): Rejected {
+  return claimed === undefined
+    ? { type: 'rejected', id, code, message }
+    : { type: 'rejected', id, code, message, claimed };
 }
 
 /**
  * Reads one frame body from a client. Never throws: a body that is not a
- * valid message comes back as `Rejected`, with the request id when the body
- * carried a valid one, so the error reply can name it. Keys the protocol
- * does not define are ignored (docs/PROTOCOL.md §3).
+ * valid message comes back as `Rejected`, with the code of the first check
+ * of docs/PROTOCOL.md §6.3 it fails (of those that look at the frame alone),
+ * and the request id when the body is a well-formed map that holds a valid
+ * one (§6.4). Keys the protocol does not define are ignored, whatever their
+ * values (§3).
  */
 export function decodeClientMessage(body: Uint8Array): ClientMessage | Rejected {
-  const unpacked = unpackBody(body);
-  if ('error' in unpacked) return rejected(null, 'ERR_BAD_MESSAGE', unpacked.error);
-  const { fields } = unpacked;
-  switch (fields['type']) {
-    case 'hello': {
-      const version = fields['version'];
-      if (!isUint32(version)) {
-        return rejected(null, 'ERR_BAD_MESSAGE', 'hello.version must be an unsigned integer');
-      }
-      return { type: 'hello', version };
-    }
-    case 'read': {
-      const id = fields['id'];
-      if (!isUint32(id)) {
-        return rejected(
-          null,
-          'ERR_BAD_MESSAGE',
-          `read.id must be an integer from 0 to ${MAX_REQUEST_ID}`,
-        );
-      }
-      const reading = fields['reading'];
-      if (typeof reading !== 'string') {
-        return rejected(id, 'ERR_BAD_MESSAGE', 'read.reading must be a string');
-      }
-      if (!isReading(reading)) {
-        return rejected(
-          id,
-          'ERR_UNKNOWN_READING',
-          `no reading named ${JSON.stringify(reading.slice(0, 64))}; readings are ${READINGS.join(', ')}`,
-        );
-      }
-      const station = fields['station'];
-      if (station === undefined || station === null) return { type: 'read', id, reading };
-      if (typeof station !== 'string' || station === '' || station.length > MAX_STATION_ID_LENGTH) {
-        return rejected(
-          id,
-          'ERR_BAD_MESSAGE',
-          `read.station must be a station id of 1 to ${MAX_STATION_ID_LENGTH} characters`,
-        );
-      }
-      return { type: 'read', id, reading, station };
-    }
-    default:
-      return rejected(null, 'ERR_BAD_MESSAGE', 'type must be "hello" or "read"');
+  let fields: FieldOffsets | Malformed;
+  try {
+    fields = mapFields(body);
+  } catch (err) {
+    if (!(err instanceof Malformed)) throw err;
+    fields = err;
   }
+  if (fields instanceof Malformed) return rejected(null, 'ERR_BAD_MESSAGE', fields.reason);
+  // Each check below is a row of §6.3, in its order; the id is echoed from here on (§6.4).
+  const idOrNaN = uint32At(body, fields.id);
+  const id = Number.isNaN(idOrNaN) ? null : idOrNaN;
+  if (fields.type < 0) return rejected(id, 'ERR_BAD_MESSAGE', 'the message has no type');
+  if (!isStrAt(body, fields.type)) {
+    return rejected(
+      id,
+      'ERR_BAD_MESSAGE',
+      `type must be a str, not ${describeValue(body, fields.type)}`,
+    );
+  }
+  if (sameBytes(body, str.start, str.end, HELLO_BYTES)) {
+    const version = uint32At(body, fields.version);
+    if (Number.isNaN(version)) {
+      return rejected(
+        id,
+        'ERR_BAD_MESSAGE',
+        notUint32(body, fields.version, 'hello.version'),
+        'hello',
+      );
+    }
+    return id === null ? { type: 'hello', version } : { type: 'hello', version, id };
+  }
+  if (!sameBytes(body, str.start, str.end, READ_BYTES)) {
+    return rejected(
+      id,
+      'ERR_BAD_MESSAGE',
+      `type must be "hello" or "read", not ${quoted(body, str.start, str.end)}`,
+    );
+  }
+  if (id === null) {
+    return rejected(null, 'ERR_BAD_MESSAGE', notUint32(body, fields.id, 'read.id'), 'read');
+  }
+  if (fields.reading < 0) return rejected(id, 'ERR_BAD_MESSAGE', 'read.reading is missing', 'read');
+  if (!isStrAt(body, fields.reading)) {
+    return rejected(
+      id,
+      'ERR_BAD_MESSAGE',
+      `read.reading must be a str, not ${describeValue(body, fields.reading)}`,
+      'read',
+    );
+  }
+  const { start, end } = str;
+  // Absent, or nil: the default station (§5.1).
+  const named = fields.station >= 0 && body[fields.station] !== 0xc0;
+  if (named && !isStrAt(body, fields.station)) {
+    return rejected(
+      id,
+      'ERR_BAD_MESSAGE',
+      `read.station must be a str or nil, not ${describeValue(body, fields.station)}`,
+      'read',
+    );
+  }
+  const reading = READINGS[indexOfBytes(READING_BYTES, body, start, end)];
+  if (reading === undefined) {
+    return rejected(
+      id,
+      'ERR_UNKNOWN_READING',
+      `no reading named ${quoted(body, start, end)}; ${READINGS_ARE}`,
+      'read',
+    );
+  }
+  return named
+    ? { type: 'read', id, reading, station: textOf(body, str.start, str.end) }
+    : { type: 'read', id, reading };
 }
 
 function protocolError(message: string): MeteoError {

@@ -11,6 +11,7 @@ import {
   type ClientMessage,
   errorReply,
   PROTOCOL_VERSION,
+  quote,
   READING_UNITS,
   type Reading,
   type Rejected,
@@ -59,9 +60,45 @@ function stationIndex(welcome: Welcome, id: string): number {
 }
 
 /**
+ * True when a decoded frame holds a request: a `hello` or a `read` that
+ * passed every check that looks at the frame alone (docs/PROTOCOL.md §6.3).
+ * Only such a frame restarts the idle timer (§7): an empty, malformed or
+ * rejected one does not, so junk sent now and then cannot hold a connection
+ * open. Whether the session then serves it (the handshake, the station)
+ * does not matter.
+ */
+export function isRequest(message: ClientMessage | Rejected): boolean {
+  return message.type !== 'rejected';
+}
+
+/**
+ * The error a message of type `type` gets from the handshake check of §6.3
+ * (a `read` before the welcome, a second `hello`), or null when it passes.
+ * It comes before the checks of the message's fields, so it also answers a
+ * rejected frame that claimed one of the two types.
+ */
+function handshakeError(
+  greeted: boolean,
+  type: ClientMessage['type'] | undefined,
+  id: number | null,
+): ServerMessage | null {
+  if (type === 'read' && !greeted) {
+    return errorReply(id, 'ERR_HANDSHAKE_REQUIRED', 'send hello before any request');
+  }
+  if (type === 'hello' && greeted) {
+    return errorReply(id, 'ERR_ALREADY_GREETED', 'the handshake is already done');
+  }
+  return null;
+}
+
+/**
  * Turns received messages into work, appended to `work` in arrival order,
- * and returns the session after them. Once the session has ended (an
- * unsupported version), the messages after that one are not taken.
+ * and returns the session after them. Each message gets the answer of the
+ * first check of docs/PROTOCOL.md §6.3 it fails: the decoder has made those
+ * that look at the frame alone, and this adds those that need the session
+ * (the handshake) or the server (the version, the station). Once the session
+ * has ended (an unsupported version), the messages after that one are not
+ * taken.
  */
 export function admit(
   session: Session,
@@ -76,46 +113,44 @@ export function admit(
   };
   for (const message of messages) {
     if (endedBy !== null) break;
-    switch (message.type) {
-      case 'rejected':
-        answer(errorReply(message.id, message.code, message.message));
-        break;
-      case 'hello':
-        if (greeted) {
-          answer(errorReply(null, 'ERR_ALREADY_GREETED', 'the handshake is already done'));
-        } else if (message.version !== PROTOCOL_VERSION) {
-          answer(
-            errorReply(
-              null,
-              'ERR_UNSUPPORTED_VERSION',
-              `this server speaks protocol version ${PROTOCOL_VERSION}, not ${message.version}`,
-            ),
-          );
-          endedBy = 'ERR_UNSUPPORTED_VERSION';
-        } else {
-          answer(welcome);
-          greeted = true;
-        }
-        break;
-      case 'read': {
-        if (!greeted) {
-          answer(errorReply(message.id, 'ERR_HANDSHAKE_REQUIRED', 'send hello before any request'));
-          break;
-        }
-        // No station named: the default, first in the welcome's list.
-        const station = message.station === undefined ? 0 : stationIndex(welcome, message.station);
-        if (station < 0) {
-          answer(
-            errorReply(
-              message.id,
-              'ERR_UNKNOWN_STATION',
-              `no station ${JSON.stringify(message.station)}; stations are ${welcome.stations.map((known) => known.id).join(', ')}`,
-            ),
-          );
-          break;
-        }
+    if (message.type === 'rejected') {
+      answer(
+        handshakeError(greeted, message.claimed, message.id) ??
+          errorReply(message.id, message.code, message.message),
+      );
+      continue;
+    }
+    const id = message.id ?? null;
+    const refused = handshakeError(greeted, message.type, id);
+    if (refused !== null) {
+      answer(refused);
+    } else if (message.type === 'hello') {
+      if (message.version === PROTOCOL_VERSION) {
+        answer(welcome);
+        greeted = true;
+      } else {
+        answer(
+          errorReply(
+            id,
+            'ERR_UNSUPPORTED_VERSION',
+            `this server speaks protocol version ${PROTOCOL_VERSION}, not ${message.version}`,
+          ),
+        );
+        endedBy = 'ERR_UNSUPPORTED_VERSION';
+      }
+    } else {
+      // No station named: the default, first in the welcome's list.
+      const station = message.station === undefined ? 0 : stationIndex(welcome, message.station);
+      if (station < 0) {
+        answer(
+          errorReply(
+            message.id,
+            'ERR_UNKNOWN_STATION',
+            `no station ${quote(message.station as string)}; stations are ${welcome.stations.map((known) => known.id).join(', ')}`,
+          ),
+        );
+      } else {
         work.push({ kind: 'read', id: message.id, reading: message.reading, station, receivedAt });
-        break;
       }
     }
   }

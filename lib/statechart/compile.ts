@@ -149,7 +149,7 @@ function initialLeaf(node: AnyStateNode): AnyStateNode {
 }
 
 /** The state value of the configuration whose atomic state is `leaf`, as XState builds it. */
-function valueOf(leaf: AnyStateNode): StateValue {
+function stateValueOf(leaf: AnyStateNode): StateValue {
   const path = lineage(leaf).reverse().slice(1);
   let value: StateValue = (path.pop() as AnyStateNode).key;
   while (path.length > 0) value = { [(path.pop() as AnyStateNode).key]: value };
@@ -287,7 +287,7 @@ export function compileMachine(machine: AnyStateMachine): CompiledMachine {
   const states: CompiledState[] = leaves.map((node, index) => ({
     index,
     id: node.id,
-    value: valueOf(node),
+    value: stateValueOf(node),
     final: node.type === 'final',
   }));
   const indexOf = (leaf: AnyStateNode): number => {

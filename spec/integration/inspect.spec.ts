@@ -7,9 +7,9 @@ import { createServer } from 'node:net';
 import { expect } from 'chai';
 import WebSocket from 'ws';
 import type { AnyActorRef, InspectionEvent } from 'xstate';
-import { type RunningServer, startServer } from '../../actors/server.js';
 import { type RunningClient, runClient } from '../../actors/client.js';
 import { type Inspection, startInspection } from '../../actors/inspect.js';
+import { type RunningServer, startServer } from '../../actors/server.js';
 import { until } from '../helpers/wait.js';
 
 interface Relayed {
@@ -114,7 +114,10 @@ describe('integration: the XState inspector', function () {
       );
     await until(() => {
       const connection = actorNamed('connection.1');
-      return connection !== undefined && valuesOf(connection.sessionId).has(JSON.stringify({ serving: 'replying' }));
+      return (
+        connection !== undefined &&
+        valuesOf(connection.sessionId).has(JSON.stringify({ serving: 'replying' }))
+      );
     }, 'the first connection actor to be relayed through replying');
 
     expect(actorNamed('acceptor'), 'the acceptor is relayed').to.not.equal(undefined);

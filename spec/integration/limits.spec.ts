@@ -6,8 +6,8 @@
  */
 import { connect, type Socket } from 'node:net';
 import { expect } from 'chai';
-import { type RunningServer, type ServerSettings, startServer } from '../../actors/server.js';
 import { runClient } from '../../actors/client.js';
+import { type RunningServer, type ServerSettings, startServer } from '../../actors/server.js';
 import { FRAME_HEADER_BYTES, frame } from '../../lib/framing.js';
 import { encodeMessage, PROTOCOL_VERSION, type ReceivedServerMessage } from '../../lib/protocol.js';
 import { CRASH_AT_MS, FAULTY_WORKER_URL } from '../fixtures/faults.js';

@@ -4,8 +4,8 @@
  */
 import { get } from 'node:http';
 import { expect } from 'chai';
-import { type RunningServer, startServer } from '../../actors/server.js';
 import { type RunningClient, runClient } from '../../actors/client.js';
+import { type RunningServer, startServer } from '../../actors/server.js';
 import { READINGS } from '../../lib/protocol.js';
 import { RawClient } from '../helpers/rawClient.js';
 import { until } from '../helpers/wait.js';

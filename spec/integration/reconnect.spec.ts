@@ -4,8 +4,8 @@
  * later polls succeed.
  */
 import { expect } from 'chai';
-import { type RunningServer, type ServerSettings, startServer } from '../../actors/server.js';
 import { type RunningClient, runClient } from '../../actors/client.js';
+import { type RunningServer, type ServerSettings, startServer } from '../../actors/server.js';
 import { MeteoError } from '../../lib/errors.js';
 import { sleep, until } from '../helpers/wait.js';
 

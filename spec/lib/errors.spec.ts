@@ -5,6 +5,17 @@ import { describeError, ERROR_CODES, isErrorCode, MeteoError } from '../../lib/e
 
 // mocha runs from the repository root, so the docs are found from there.
 const ERRORS_DOC = readFileSync(join(process.cwd(), 'docs', 'errors.md'), 'utf8');
+const PROTOCOL_DOC = readFileSync(join(process.cwd(), 'docs', 'PROTOCOL.md'), 'utf8');
+
+/** The text of a markdown section, from its heading to the next heading of any level. */
+function section(markdown: string, heading: string): string {
+  const start = markdown.indexOf(`\n${heading}\n`);
+  expect(start, `heading ${JSON.stringify(heading)}`).to.be.at.least(0);
+  const next = markdown.slice(start + heading.length + 2).search(/^#/m);
+  return next < 0
+    ? markdown.slice(start)
+    : markdown.slice(start, start + heading.length + 2 + next);
+}
 
 /** The code in the first cell of each table row, as in "| `ERR_X` | ...". */
 function tableCodes(markdown: string): string[] {
@@ -34,6 +45,42 @@ describe('lib/errors', () => {
     it('documents each code in one row only', () => {
       const twice = documented.filter((code, i) => documented.indexOf(code) !== i);
       expect(twice).to.deep.equal([]);
+    });
+  });
+
+  describe('docs/PROTOCOL.md', () => {
+    const onTheWire = tableCodes(section(ERRORS_DOC, '## On the wire'));
+    const listed = tableCodes(section(PROTOCOL_DOC, '### 6.2 Codes on the wire'));
+
+    it('lists in §6.2 exactly the codes docs/errors.md gives as wire codes', () => {
+      expect(onTheWire, 'wire codes in docs/errors.md').to.have.length.above(10);
+      expect([...listed].sort()).to.deep.equal([...onTheWire].sort());
+    });
+
+    it('lists in §6.2 only codes that ERROR_CODES has', () => {
+      expect(listed.filter((code) => !isErrorCode(code))).to.deep.equal([]);
+    });
+
+    it('names no code anywhere that ERROR_CODES lacks', () => {
+      const mentioned = new Set(PROTOCOL_DOC.match(/ERR_[A-Z_]+/g) ?? []);
+      const unknown = [...mentioned].filter((code) => !isErrorCode(code));
+      expect(unknown, 'codes in docs/PROTOCOL.md that lib/errors.ts lacks').to.deep.equal([]);
+    });
+
+    it('gives in §6.3 a step for every wire code a frame can cause', () => {
+      const precedence = section(PROTOCOL_DOC, '### 6.3 Which error: the order of the checks');
+      const byFrame = [
+        'ERR_FRAME_TOO_LARGE',
+        'ERR_BAD_MESSAGE',
+        'ERR_HANDSHAKE_REQUIRED',
+        'ERR_ALREADY_GREETED',
+        'ERR_UNKNOWN_READING',
+        'ERR_UNSUPPORTED_VERSION',
+        'ERR_UNKNOWN_STATION',
+        'ERR_READING_UNAVAILABLE',
+        'ERR_SENSOR_FAILED',
+      ];
+      expect(byFrame.filter((code) => !precedence.includes(`\`${code}\``))).to.deep.equal([]);
     });
   });
 

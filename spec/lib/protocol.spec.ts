@@ -13,6 +13,7 @@ import {
   READINGS,
   type ReadingReply,
   type ReadRequest,
+  type Rejected,
   type ServerMessage,
   type StationInfo,
   UNITS,
@@ -276,27 +277,24 @@ function expectProtocolError(body: Uint8Array): void {
   expect((thrown as MeteoError).code).to.equal('ERR_PROTOCOL');
 }
 
+const isRequestId = (value: unknown): boolean =>
+  Number.isInteger(value) && (value as number) >= 0 && (value as number) <= MAX_REQUEST_ID;
+
 /** True when `message` is a client message the server may act on, with every field in range. */
 function isValidClientMessage(message: ReturnType<typeof decodeClientMessage>): boolean {
   switch (message.type) {
     case 'hello':
       return (
-        Object.keys(message).length === 2 &&
-        Number.isInteger(message.version) &&
-        message.version >= 0 &&
-        message.version <= MAX_REQUEST_ID
+        isRequestId(message.version) &&
+        (message.id === undefined || isRequestId(message.id)) &&
+        Object.keys(message).length === (message.id === undefined ? 2 : 3)
       );
     case 'read':
       return (
-        (Object.keys(message).length === 3 ||
-          (Object.keys(message).length === 4 &&
-            typeof message.station === 'string' &&
-            message.station.length > 0 &&
-            message.station.length <= 64)) &&
-        Number.isInteger(message.id) &&
-        message.id >= 0 &&
-        message.id <= MAX_REQUEST_ID &&
-        READINGS.includes(message.reading)
+        isRequestId(message.id) &&
+        READINGS.includes(message.reading) &&
+        (message.station === undefined || typeof message.station === 'string') &&
+        Object.keys(message).length === (message.station === undefined ? 3 : 4)
       );
     default:
       return false;
@@ -308,8 +306,7 @@ function isCodedRejection(message: ReturnType<typeof decodeClientMessage>): bool
     message.type === 'rejected' &&
     isErrorCode(message.code) &&
     typeof message.message === 'string' &&
-    (message.id === null ||
-      (Number.isInteger(message.id) && message.id >= 0 && message.id <= MAX_REQUEST_ID))
+    (message.id === null || isRequestId(message.id))
   );
 }
 
@@ -329,7 +326,7 @@ const readArb = fc.record(
     type: fc.constant('read' as const),
     id: requestId,
     reading,
-    station: text.filter((id) => id !== '' && id.length <= 64),
+    station: text,
   },
   { requiredKeys: ['type', 'id', 'reading'] },
 );
@@ -770,83 +767,255 @@ describe('lib/protocol', () => {
 
   describe('decodeClientMessage', () => {
     const validRead = { type: 'read', id: 9, reading: 'rainfall' };
+    /** The bytes of `{ type: "read", id: 9, reading: "rainfall" }` after its map header: three entries. */
+    const READ_ENTRIES = 'a474797065 a472656164 a26964 09 a772656164696e67 a87261696e66616c6c';
 
-    const rejections: readonly [string, Buffer, string, number | null][] = [
-      ['an empty body', Buffer.alloc(0), 'ERR_BAD_MESSAGE', null],
-      ['a byte that is not MessagePack (0xc1)', hex('c1'), 'ERR_BAD_MESSAGE', null],
-      ['a map cut short', pack(validRead).subarray(0, 10), 'ERR_BAD_MESSAGE', null],
+    /** What a body is rejected with: its code, the id echoed, and the type it claimed. */
+    type Verdict = readonly [code: string, id: number | null, claimed?: 'hello' | 'read'];
+
+    const rejections: readonly (readonly [string, Buffer, Verdict])[] = [
+      // §6.3 step 2: not one well-formed message map. Never an id: the map cannot be trusted.
+      ['an empty body', Buffer.alloc(0), ['ERR_BAD_MESSAGE', null]],
+      ['a byte that is not MessagePack (0xc1)', hex('c1'), ['ERR_BAD_MESSAGE', null]],
+      ['0xc1 inside the map', hex(`84 ${READ_ENTRIES} a178 c1`), ['ERR_BAD_MESSAGE', null]],
+      ['a map cut short', pack(validRead).subarray(0, 10), ['ERR_BAD_MESSAGE', null]],
+      ['a map 16 header cut short', hex('de 00'), ['ERR_BAD_MESSAGE', null]],
       [
-        'trailing bytes after one value',
-        Buffer.concat([pack(validRead), hex('00')]),
-        'ERR_BAD_MESSAGE',
-        null,
+        'a str 8 key whose length runs past the body',
+        hex('81 d9 ff 74'),
+        ['ERR_BAD_MESSAGE', null],
       ],
+      ['trailing bytes after one value', hex(`83 ${READ_ENTRIES} 00`), ['ERR_BAD_MESSAGE', null]],
       [
         'two whole messages in one body',
         Buffer.concat([pack(validRead), pack(validRead)]),
-        'ERR_BAD_MESSAGE',
-        null,
+        ['ERR_BAD_MESSAGE', null],
       ],
-      ['an array instead of a map', pack(['read', 9, 'rainfall']), 'ERR_BAD_MESSAGE', null],
-      ['a string instead of a map', pack('read'), 'ERR_BAD_MESSAGE', null],
-      ['nil instead of a map', hex('c0'), 'ERR_BAD_MESSAGE', null],
-      ['an unknown type', pack({ ...validRead, type: 'write' }), 'ERR_BAD_MESSAGE', null],
-      ['a map without a type', pack({ id: 9, reading: 'rainfall' }), 'ERR_BAD_MESSAGE', null],
+      ['an array instead of a map', pack(['read', 9, 'rainfall']), ['ERR_BAD_MESSAGE', null]],
+      ['a string instead of a map', pack('read'), ['ERR_BAD_MESSAGE', null]],
+      ['nil instead of a map', hex('c0'), ['ERR_BAD_MESSAGE', null]],
+      [
+        'a msgpackr record (fixext 1, type 0x72) instead of a map',
+        hex('d47240 93 a474797065 a26964 a772656164696e67 a472656164 09 a87261696e66616c6c'),
+        ['ERR_BAD_MESSAGE', null],
+      ],
+      ['a value nested too deep to read', nestedType(100_000), ['ERR_BAD_MESSAGE', null]],
+      ['an integer key', hex(`84 ${READ_ENTRIES} 01 c0`), ['ERR_BAD_MESSAGE', null]],
+      ['a nil key', hex(`84 ${READ_ENTRIES} c0 c0`), ['ERR_BAD_MESSAGE', null]],
+      [
+        'a bin key',
+        hex('83 c40474797065 a472656164 a26964 09 a772656164696e67 a87261696e66616c6c'),
+        ['ERR_BAD_MESSAGE', null],
+      ],
+      [
+        'the key "type" twice',
+        hex(`84 ${READ_ENTRIES} a474797065 a472656164`),
+        ['ERR_BAD_MESSAGE', null],
+      ],
+      ['the key "id" twice', hex(`84 ${READ_ENTRIES} a26964 0a`), ['ERR_BAD_MESSAGE', null]],
+      [
+        'the key "station" twice',
+        hex(`85 ${READ_ENTRIES} a773746174696f6e c0 a773746174696f6e c0`),
+        ['ERR_BAD_MESSAGE', null],
+      ],
+      [
+        'an unknown key twice',
+        hex(`85 ${READ_ENTRIES} a178 01 a178 02`),
+        ['ERR_BAD_MESSAGE', null],
+      ],
+      [
+        'an unknown key twice, once as str 8',
+        hex(`85 ${READ_ENTRIES} a178 01 d90178 02`),
+        ['ERR_BAD_MESSAGE', null],
+      ],
+      [
+        'invalid UTF-8 in the reading',
+        hex('83 a474797065 a472656164 a26964 09 a772656164696e67 a2 c3 28'),
+        ['ERR_BAD_MESSAGE', null],
+      ],
+      [
+        'invalid UTF-8 in the station',
+        hex(`84 ${READ_ENTRIES} a773746174696f6e a3 61 ff 62`),
+        ['ERR_BAD_MESSAGE', null],
+      ],
+      ['invalid UTF-8 in a key', hex(`84 ${READ_ENTRIES} a2 80 80 c0`), ['ERR_BAD_MESSAGE', null]],
+      [
+        'invalid UTF-8 deep in an unknown value',
+        hex(`84 ${READ_ENTRIES} a178 91 81 a161 a1 ff`),
+        ['ERR_BAD_MESSAGE', null],
+      ],
+      [
+        'an overlong UTF-8 encoding (c0 80)',
+        hex(`84 ${READ_ENTRIES} a178 a2 c0 80`),
+        ['ERR_BAD_MESSAGE', null],
+      ],
+      [
+        'a UTF-8 encoded surrogate (ed a0 80)',
+        hex(`84 ${READ_ENTRIES} a178 a3 ed a0 80`),
+        ['ERR_BAD_MESSAGE', null],
+      ],
+      [
+        'a code point past U+10FFFF (f4 90 80 80)',
+        hex(`84 ${READ_ENTRIES} a178 a4 f4 90 80 80`),
+        ['ERR_BAD_MESSAGE', null],
+      ],
+      [
+        'a UTF-8 sequence cut short (e2 82)',
+        hex(`84 ${READ_ENTRIES} a178 a2 e2 82`),
+        ['ERR_BAD_MESSAGE', null],
+      ],
+      // Step 3: the type. The id is echoed from here on, whatever else is wrong.
+      ['an unknown type', pack({ ...validRead, type: 'write' }), ['ERR_BAD_MESSAGE', 9]],
+      ['a type in the wrong case', pack({ ...validRead, type: 'READ' }), ['ERR_BAD_MESSAGE', 9]],
+      ['a type that is a number', pack({ ...validRead, type: 1 }), ['ERR_BAD_MESSAGE', 9]],
+      ['a type that is nil', pack({ ...validRead, type: null }), ['ERR_BAD_MESSAGE', 9]],
+      [
+        'a type written as bin',
+        hex('83 a474797065 c404 72656164 a26964 09 a772656164696e67 a87261696e66616c6c'),
+        ['ERR_BAD_MESSAGE', 9],
+      ],
+      ['a map without a type', pack({ id: 9, reading: 'rainfall' }), ['ERR_BAD_MESSAGE', 9]],
+      [
+        'an unknown type and an id out of range',
+        pack({ type: 'write', id: -1 }),
+        ['ERR_BAD_MESSAGE', null],
+      ],
+      // Step 5: the fields, in the order of their tables.
       [
         'a read without an id',
         pack({ type: 'read', reading: 'rainfall' }),
-        'ERR_BAD_MESSAGE',
-        null,
+        ['ERR_BAD_MESSAGE', null, 'read'],
       ],
-      ['a negative id', pack({ ...validRead, id: -1 }), 'ERR_BAD_MESSAGE', null],
-      ['a fractional id', pack({ ...validRead, id: 1.5 }), 'ERR_BAD_MESSAGE', null],
-      ['an id of 2^32', pack({ ...validRead, id: 2 ** 32 }), 'ERR_BAD_MESSAGE', null],
+      ['a negative id', pack({ ...validRead, id: -1 }), ['ERR_BAD_MESSAGE', null, 'read']],
+      ['an id of 2^32', pack({ ...validRead, id: 2 ** 32 }), ['ERR_BAD_MESSAGE', null, 'read']],
       [
         'an id of 2^32 written as uint 64',
         hex(
           '83 a474797065 a472656164 a26964 cf0000000100000000 a772656164696e67 a87261696e66616c6c',
         ),
-        'ERR_BAD_MESSAGE',
-        null,
+        ['ERR_BAD_MESSAGE', null, 'read'],
       ],
-      ['an id that is a string', pack({ ...validRead, id: '9' }), 'ERR_BAD_MESSAGE', null],
-      ['a reading that is a number', pack({ ...validRead, reading: 3 }), 'ERR_BAD_MESSAGE', 9],
-      ['a read without a reading', pack({ type: 'read', id: 9 }), 'ERR_BAD_MESSAGE', 9],
+      ['a fractional id', pack({ ...validRead, id: 1.5 }), ['ERR_BAD_MESSAGE', null, 'read']],
       [
-        'an unknown reading name',
-        pack({ ...validRead, reading: 'humidity' }),
-        'ERR_UNKNOWN_READING',
-        9,
+        'an id written as float 64, though whole',
+        hex(
+          '83 a474797065 a472656164 a26964 cb3ff0000000000000 a772656164696e67 a87261696e66616c6c',
+        ),
+        ['ERR_BAD_MESSAGE', null, 'read'],
       ],
       [
-        'a reading name in the wrong case',
-        pack({ ...validRead, reading: 'Rainfall' }),
-        'ERR_UNKNOWN_READING',
-        9,
+        'an id written as float 32, though whole',
+        hex('83 a474797065 a472656164 a26964 ca3f800000 a772656164696e67 a87261696e66616c6c'),
+        ['ERR_BAD_MESSAGE', null, 'read'],
       ],
-      ['a hello without a version', pack({ type: 'hello' }), 'ERR_BAD_MESSAGE', null],
+      [
+        'an id that is a string',
+        pack({ ...validRead, id: '9' }),
+        ['ERR_BAD_MESSAGE', null, 'read'],
+      ],
+      ['an id that is nil', pack({ ...validRead, id: null }), ['ERR_BAD_MESSAGE', null, 'read']],
+      ['a read without a reading', pack({ type: 'read', id: 9 }), ['ERR_BAD_MESSAGE', 9, 'read']],
+      [
+        'a reading that is a number',
+        pack({ ...validRead, reading: 3 }),
+        ['ERR_BAD_MESSAGE', 9, 'read'],
+      ],
+      [
+        'a reading that is nil',
+        pack({ ...validRead, reading: null }),
+        ['ERR_BAD_MESSAGE', 9, 'read'],
+      ],
+      [
+        'a station that is a number',
+        pack({ ...validRead, station: 1 }),
+        ['ERR_BAD_MESSAGE', 9, 'read'],
+      ],
+      [
+        "a station written as msgpackr's undefined (fixext 1, type 0)",
+        hex(`84 ${READ_ENTRIES} a773746174696f6e d40000`),
+        ['ERR_BAD_MESSAGE', 9, 'read'],
+      ],
+      [
+        'a station that is not a str, with an unknown reading: the field first',
+        pack({ ...validRead, reading: 'humidity', station: true }),
+        ['ERR_BAD_MESSAGE', 9, 'read'],
+      ],
+      ['a hello without a version', pack({ type: 'hello' }), ['ERR_BAD_MESSAGE', null, 'hello']],
       [
         'a hello with a negative version',
         pack({ type: 'hello', version: -1 }),
-        'ERR_BAD_MESSAGE',
-        null,
+        ['ERR_BAD_MESSAGE', null, 'hello'],
+      ],
+      [
+        'a hello with a version of 2^32',
+        pack({ type: 'hello', version: 2 ** 32 }),
+        ['ERR_BAD_MESSAGE', null, 'hello'],
       ],
       [
         'a hello with a string version',
         pack({ type: 'hello', version: '1' }),
-        'ERR_BAD_MESSAGE',
-        null,
+        ['ERR_BAD_MESSAGE', null, 'hello'],
       ],
-      ['a value nested too deep to read', nestedType(100_000), 'ERR_BAD_MESSAGE', null],
+      [
+        'a hello whose version is float 64 1.0',
+        hex('82 a474797065 a568656c6c6f a776657273696f6e cb3ff0000000000000'),
+        ['ERR_BAD_MESSAGE', null, 'hello'],
+      ],
+      [
+        'a hello with a bad version and a valid id',
+        pack({ type: 'hello', version: 'x', id: 4 }),
+        ['ERR_BAD_MESSAGE', 4, 'hello'],
+      ],
+      // Step 6: the reading, once every field has its type.
+      [
+        'an unknown reading name',
+        pack({ ...validRead, reading: 'humidity' }),
+        ['ERR_UNKNOWN_READING', 9, 'read'],
+      ],
+      [
+        'a reading name in the wrong case',
+        pack({ ...validRead, reading: 'Rainfall' }),
+        ['ERR_UNKNOWN_READING', 9, 'read'],
+      ],
+      [
+        'an empty reading name',
+        pack({ ...validRead, reading: '' }),
+        ['ERR_UNKNOWN_READING', 9, 'read'],
+      ],
+      [
+        'an unknown reading and a station the server may not serve: the reading first',
+        pack({ ...validRead, reading: 'humidity', station: 'atlantis' }),
+        ['ERR_UNKNOWN_READING', 9, 'read'],
+      ],
     ];
 
-    for (const [what, body, code, id] of rejections) {
-      it(`rejects ${what} with ${code}${id === null ? '' : ' and keeps the request id'}`, () => {
+    for (const [what, body, [code, id, claimed]] of rejections) {
+      it(`rejects ${what} with ${code}${id === null ? '' : ', echoing the id'}`, () => {
         const result = decodeClientMessage(body);
         expect(result).to.include({ type: 'rejected', code, id });
         expect(result).to.have.property('message').that.is.a('string').and.is.not.empty;
+        expect((result as { claimed?: string }).claimed, 'the type it claimed').to.equal(claimed);
       });
     }
+
+    it('names the field, the range and the format of a hello version out of range', () => {
+      const cases: readonly [Buffer, string][] = [
+        [pack({ type: 'hello', version: -1 }), 'negative fixint -1'],
+        [
+          hex('82 a474797065 a568656c6c6f a776657273696f6e cf ffffffffffffffff'),
+          'uint 64 18446744073709551615',
+        ],
+        [
+          hex('82 a474797065 a568656c6c6f a776657273696f6e d3 8000000000000000'),
+          'int 64 -9223372036854775808',
+        ],
+        [hex('82 a474797065 a568656c6c6f a776657273696f6e cb3ff0000000000000'), 'float 64'],
+      ];
+      for (const [body, got] of cases) {
+        const result = decodeClientMessage(body) as { message: string };
+        expect(result.message, got).to.include('hello.version').and.include(got);
+      }
+    });
 
     it('accepts the smallest and the largest request id', () => {
       for (const id of [0, MAX_REQUEST_ID]) {
@@ -877,16 +1046,85 @@ describe('lib/protocol', () => {
       }
     });
 
-    it('ignores keys the protocol does not define', () => {
-      const body = pack({ ...validRead, extra: [1, { deep: true }], trace: 'abc' });
-      expect(decodeClientMessage(body)).to.deep.equal(validRead);
+    it('reads a negative id of every signed width as out of range, not as a large one', () => {
+      for (const minusOne of ['ff', 'd0ff', 'd1ffff', 'd2ffffffff', 'd3ffffffffffffffff']) {
+        const read = hex(
+          `83 a474797065 a472656164 a26964 ${minusOne} a772656164696e67 a87261696e66616c6c`,
+        );
+        const result = decodeClientMessage(read) as { message: string };
+        expect(result, minusOne).to.include({ type: 'rejected', id: null });
+        expect(result.message, minusOne).to.include('-1');
+      }
     });
 
-    it('returns only the fields of the message, whatever else the map held', () => {
+    it('accepts a map, keys and strs in every width the specification has', () => {
+      const read = hex(
+        'de0003 d904 74797065 da0004 72656164 db00000002 6964 09 a772656164696e67 d908 7261696e66616c6c',
+      );
+      expect(decodeClientMessage(read)).to.deep.equal(validRead);
+      const hello = hex('df00000002 a474797065 a568656c6c6f a776657273696f6e 01');
+      expect(decodeClientMessage(hello)).to.deep.equal({ type: 'hello', version: 1 });
+    });
+
+    it('takes a station of any UTF-8 str, however long, and a nil station as none', () => {
+      for (const station of ['seattle', '', 'x'.repeat(200), '🌧'.repeat(33), 'Reykjavík']) {
+        expect(decodeClientMessage(pack({ ...validRead, station })), station).to.deep.equal({
+          ...validRead,
+          station,
+        });
+      }
+      expect(decodeClientMessage(pack({ ...validRead, station: null }))).to.deep.equal(validRead);
+    });
+
+    it('ignores keys the protocol does not define, whatever MessagePack value they hold', () => {
+      const body = pack({ ...validRead, extra: [1, { deep: true }], trace: 'abc' });
+      expect(decodeClientMessage(body)).to.deep.equal(validRead);
+      const extras = [
+        'c4 03 010203', // bin 8
+        'c7 03 05 010203', // ext 8 of an application type
+        'd4 00 00', // msgpackr's undefined, fixext 1 type 0
+        'd6 ff 6b08a4d8', // timestamp 32
+        'c7 0c ff 000000000000000000000000', // timestamp 96
+        'cb 3ff8000000000000', // float 64
+        'dc 0002 c0 c3', // array 16
+        '81 01 02', // a nested map with an integer key: only the message map's keys are held to §3
+        '82 a161 01 a161 02', // a nested map with a key twice
+        `${'91'.repeat(500)} c0`, // nested 500 deep
+        'd9 05 f09f8c a7 21', // a str 8 with an emoji
+      ];
+      for (const extra of extras) {
+        expect(
+          decodeClientMessage(hex(`84 ${READ_ENTRIES} a5 6578747261 ${extra}`)),
+          extra,
+        ).to.deep.equal(validRead);
+      }
+    });
+
+    it('ignores any plain value under a key it does not define (property)', () => {
+      fc.assert(
+        fc.property(fc.jsonValue(), fc.boolean(), (extra, first) => {
+          const body = first ? pack({ extra, ...validRead }) : pack({ ...validRead, extra });
+          expect(decodeClientMessage(body)).to.deep.equal(validRead);
+        }),
+        { numRuns: 1000 },
+      );
+    });
+
+    it('echoes the id of a hello, and leaves out one that is not a request id', () => {
       expect(decodeClientMessage(pack({ type: 'hello', version: 1, id: 5 }))).to.deep.equal({
         type: 'hello',
         version: 1,
+        id: 5,
       });
+      for (const id of [-1, 2 ** 32, 'x', null, 1.5]) {
+        expect(
+          decodeClientMessage(pack({ type: 'hello', version: 1, id })),
+          String(id),
+        ).to.deep.equal({
+          type: 'hello',
+          version: 1,
+        });
+      }
     });
 
     describe('prototype keys', () => {
@@ -933,6 +1171,58 @@ describe('lib/protocol', () => {
         expect(prototypeKeys()).to.deep.equal(before);
         expect(({} as Record<string, unknown>)['polluted']).to.equal(undefined);
       });
+    });
+
+    it('gives the verdict of the §6.3 checks, in their order, for any map of fields (property)', () => {
+      // A model of §3–§6.3 over the value msgpackr writes: integers as ints, other numbers as
+      // float 64, strings as strs. It says what the first failing check of the frame alone gives.
+      const isId = (value: unknown): value is number =>
+        Number.isInteger(value) && (value as number) >= 0 && (value as number) <= MAX_REQUEST_ID;
+      const model = (fields: Record<string, unknown>): unknown => {
+        const id = isId(fields['id']) ? fields['id'] : null;
+        const { type, version, reading, station } = fields;
+        if (type === 'hello') {
+          if (!isId(version))
+            return { type: 'rejected', code: 'ERR_BAD_MESSAGE', id, claimed: 'hello' };
+          return id === null ? { type, version } : { type, version, id };
+        }
+        if (type !== 'read') return { type: 'rejected', code: 'ERR_BAD_MESSAGE', id };
+        if (id === null) return { type: 'rejected', code: 'ERR_BAD_MESSAGE', id, claimed: 'read' };
+        if (
+          typeof reading !== 'string' ||
+          (station !== undefined && station !== null && typeof station !== 'string')
+        ) {
+          return { type: 'rejected', code: 'ERR_BAD_MESSAGE', id, claimed: 'read' };
+        }
+        if (!(READINGS as readonly string[]).includes(reading)) {
+          return { type: 'rejected', code: 'ERR_UNKNOWN_READING', id, claimed: 'read' };
+        }
+        return typeof station === 'string' ? { type, id, reading, station } : { type, id, reading };
+      };
+      const anyValue = fc.oneof(
+        fc.constantFrom('hello', 'read', 'write', '', ...READINGS, 'humidity', 'seattle'),
+        fc.integer({ min: -10, max: 10 }),
+        fc.constantFrom(MAX_REQUEST_ID, MAX_REQUEST_ID + 1, -(2 ** 40), 2 ** 40, 1.5, -0.25),
+        fc.constantFrom(null, true, false),
+        fc.string({ maxLength: 8 }),
+        fc.array(fc.integer(), { maxLength: 3 }),
+      );
+      const fieldsArb = fc.dictionary(
+        fc.constantFrom('type', 'id', 'version', 'reading', 'station', 'extra'),
+        anyValue,
+        { maxKeys: 6 },
+      );
+      fc.assert(
+        fc.property(fieldsArb, (fields) => {
+          const result = decodeClientMessage(pack(fields));
+          const { message: _, ...verdict } = result as Rejected;
+          expect(
+            result.type === 'rejected' ? verdict : result,
+            JSON.stringify(fields),
+          ).to.deep.equal(model(fields));
+        }),
+        { numRuns: 3000 },
+      );
     });
 
     it('gives a valid message or a coded rejection for any bytes (property)', () => {
@@ -983,6 +1273,13 @@ describe('lib/protocol', () => {
         ),
         { numRuns: 3000 },
       );
+    });
+
+    it('decodes a body that sits inside a larger buffer, at an offset', () => {
+      const body = pack({ ...validRead, station: 'Reykjavík' });
+      const padded = Buffer.concat([hex('ffffff'), body, hex('ffff')]);
+      const inside = new Uint8Array(padded.buffer, padded.byteOffset + 3, body.length);
+      expect(decodeClientMessage(inside)).to.deep.equal({ ...validRead, station: 'Reykjavík' });
     });
   });
 
