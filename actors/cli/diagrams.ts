@@ -1,16 +1,16 @@
 /**
  * `npm run diagrams`: writes docs/machines.md, one Mermaid state diagram per
- * machine, drawn from the machine definitions by lib/diagram.ts (issue 6).
- * spec/lib/diagram.spec.ts regenerates the file in memory and fails when the
+ * machine, drawn from the machine definitions by actors/cli/diagram.ts (issue 6).
+ * spec/actors/cli/diagram.spec.ts regenerates the file in memory and fails when the
  * one on disk differs, so a changed machine needs this run again.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { diagramsDocument, type MachineSection } from '../../lib/diagram.js';
 import { describeError } from '../../lib/errors.js';
 import { acceptorMachine } from '../../machines/acceptorMachine.js';
 import { clientMachine } from '../../machines/clientMachine.js';
 import { connectionMachine } from '../../machines/connectionMachine.js';
+import { diagramsDocument, type MachineSection } from './diagram.js';
 import { isEntryPoint } from './program.js';
 
 /** docs/machines.md, found from this module (dist/actors/cli/) so the working directory does not matter. */
@@ -22,28 +22,32 @@ export const MACHINE_SECTIONS: readonly MachineSection[] = [
     title: 'Acceptor',
     source: 'machines/acceptorMachine.ts',
     description:
-      'The server has one acceptor. It binds the listening socket (the invoked `listener` actor), ' +
-      'takes each new connection and starts a connection actor for it, counts the open ones and ' +
-      'turns away one over the limit. On shutdown it stops taking connections, tells the open ' +
-      'ones, and waits for them to finish, up to a deadline (see [PROTOCOL.md](PROTOCOL.md)). ' +
-      'Each connection actor (`connection.N`) has the acceptor as its parent and shares its ' +
-      'actor system; its end arrives as XState’s `xstate.done.actor.connection.N`, or ' +
-      '`xstate.error.actor.connection.N` when it failed, which is handled here: a fault in one ' +
-      'connection reaches neither the acceptor nor another connection.',
+      'The server’s front door. It asks the listener to bind, hands every accepted socket to ' +
+      'the connection supervisor (which starts a connection actor for it, or refuses it with ' +
+      '`ERR_TOO_MANY_CONNECTIONS` over the limit), and stops accepting (`paused`) while too many ' +
+      'refused sockets linger, until they are gone. On shutdown it stops accepting, has the ' +
+      'supervisor drain the open connections, and waits for the last to close, up to the drain ' +
+      'deadline (see [PROTOCOL.md](PROTOCOL.md) §7–§8). It counts nothing and does no I/O: its ' +
+      'effects (`listen`, `admit`, `drainConnections`...) are performed by actors/server.ts.',
     machine: acceptorMachine,
   },
   {
     title: 'Connection',
     source: 'machines/connectionMachine.ts',
     description:
-      'One connection, from the server’s side, for the whole life of its socket. Requests that ' +
-      'arrive while a batch is being computed or written wait in the connection’s mailbox; ' +
-      'everything in it goes through `computing` (one sensor read for the lot) and `replying` ' +
-      '(one write for all the replies, in request order) together, then the connection is back ' +
-      'in `awaiting-request`; `replying` is left at once when the socket took the whole write, ' +
-      'and waits for `SENT` when the peer is slow to read. The timeouts arrive as events from the ' +
-      'connection’s watchdog timer. Bad frames, shutdown and the peer going away are handled ' +
-      'whatever state the connection is in: that is the **any state** box.',
+      'One connection, from the server’s side, for the whole life of its socket: `handshake` ' +
+      'until the hello is answered, `serving` while it takes requests, `draining` once it is ' +
+      'ending (shutdown, the peer’s half-close, a timeout, a broken stream) and answers what it ' +
+      'had received, `closing` while the last frame leaves and the peer closes, then `closed`. ' +
+      'In `serving`, requests that arrive while a batch is computed or written wait in the ' +
+      'connection’s mailbox; everything in it goes through `computing` (one sensor read for the ' +
+      'lot, skipped when nothing needs the sensors) and `replying` (one write of all the ' +
+      'replies, in request order) together. `replying` is left when the write is reported ' +
+      '(`WRITTEN`) taken whole, or later on `DRAINED` when the peer is slow to read. The machine ' +
+      'does no I/O: it emits effects (`read`, `write`, `pauseReading`, `resumeReading`, `close`) ' +
+      'and the connection actor answers with events. Every connection runs this definition ' +
+      'compiled into a table (lib/statechart); an inspected one runs it on XState’s ' +
+      'interpreter. What applies in every state is in the **any state** box.',
     machine: connectionMachine,
   },
   {

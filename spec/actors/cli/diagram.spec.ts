@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { and, assign, fromCallback, not, raise, setup } from 'xstate';
-import { MACHINE_SECTIONS, MACHINES_DOC, machinesDocument } from '../../actors/cli/diagrams.js';
-import { diagramsDocument, machineDiagram } from '../../lib/diagram.js';
+import { diagramsDocument, machineDiagram } from '../../../actors/cli/diagram.js';
+import { MACHINE_SECTIONS, MACHINES_DOC, machinesDocument } from '../../../actors/cli/diagrams.js';
 
 /** The lines of a diagram, without indentation, for `include` checks. */
 function linesOf(diagram: string): string[] {
@@ -62,7 +62,7 @@ const nested = setup({
   },
 });
 
-describe('lib/diagram', () => {
+describe('actors/cli/diagram', () => {
   describe('machineDiagram', () => {
     it('declares every state, with nested states inside their composite state', () => {
       const diagram = machineDiagram(nested);
