@@ -125,6 +125,37 @@ function flagProblem(err: unknown): string {
   }
 }
 
+/** A token that reads as a negative number: a value for the flag before it, never a flag itself. */
+const NEGATIVE_NUMBER = /^-(\d|\.\d)/;
+
+/**
+ * `--port -1` as `--port=-1`. Node's parseArgs takes a value that starts
+ * with a dash for a flag of its own and refuses `--port -1` as "ambiguous",
+ * which would be reported as a missing value although one was given; joined
+ * to its flag, the value reaches the range check, which says what is wrong
+ * with it (issue #16, item 6). Only a flag that takes a value, and only a
+ * token that is a number, so `--host --port 1` still says `--host` needs one.
+ */
+function joinNegativeValues(table: OptionTable, argv: readonly string[]): string[] {
+  const takesValue = new Set(
+    Object.values(table)
+      .filter((spec) => spec.kind !== 'boolean')
+      .map((spec) => `--${spec.flag}`),
+  );
+  const joined: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const token = argv[i] as string;
+    const next = argv[i + 1];
+    if (takesValue.has(token) && next !== undefined && NEGATIVE_NUMBER.test(next)) {
+      joined.push(`${token}=${next}`);
+      i++;
+    } else {
+      joined.push(token);
+    }
+  }
+  return joined;
+}
+
 /**
  * Resolves `argv` (without node and the script) and `env` against `table`.
  * Throws `MeteoError` with `ERR_BAD_FLAG` for an unknown flag or a missing
@@ -145,7 +176,7 @@ export function resolveOptions<Table extends OptionTable>(
   let flags: Record<string, string | boolean | undefined>;
   try {
     flags = parseArgs({
-      args: [...argv],
+      args: joinNegativeValues(table, argv),
       options: parseOptions,
       strict: true,
       allowPositionals: false,

@@ -279,6 +279,27 @@ describe('lib/config', () => {
       expect(err.message).to.include('--host');
     });
 
+    // Issue #16 item 6: Node's parseArgs reads `-1` as a flag, and these said "needs a value".
+    const negatives: readonly [OptionTable, string, string][] = [
+      [SERVER_OPTIONS, '--port', '-1'],
+      [SERVER_OPTIONS, '--seed', '-1'],
+      [SERVER_OPTIONS, '--speed', '-2'],
+      [CLIENT_OPTIONS, '--count', '-1'],
+      [CLIENT_OPTIONS, '--interval', '-5'],
+      [CLIENT_OPTIONS, '--interval', '-0.5'],
+    ];
+    for (const [table, flag, value] of negatives) {
+      it(`refuses \`${flag} ${value}\` (a separate negative value) with ERR_BAD_VALUE naming ${flag} and the value, not a missing one`, () => {
+        const err = refusal(table, [flag, value]);
+        expect(err.code).to.equal('ERR_BAD_VALUE');
+        expect(err.message).to.include(flag).and.include(value);
+      });
+    }
+
+    it('still takes a negative number after a flag that takes no value as a flag of its own', () => {
+      expect(refusal(CLIENT_OPTIONS, ['--json', '-1']).code).to.equal('ERR_BAD_FLAG');
+    });
+
     it('refuses a host of spaces given in the environment', () => {
       const err = refusal(CLIENT_OPTIONS, [], { METEO_HOST: '   ' });
       expect(err.code).to.equal('ERR_BAD_VALUE');
