@@ -6,7 +6,7 @@ import { CLIENT_OPTIONS, describeOptions } from '../../lib/config.js';
 import { describeError } from '../../lib/errors.js';
 import { runClient } from '../client.js';
 import { type Inspection, startInspection } from '../inspect.js';
-import { commandLine, reportEscapedFaults, runProgram } from './program.js';
+import { commandLine, isBrokenPipe, lineSink, reportEscapedFaults, runProgram } from './program.js';
 
 const USAGE = `Usage: npm run client -- [options]
 
@@ -22,27 +22,34 @@ const PROGRAM = 'meteo-client';
 async function main(): Promise<number> {
   const options = commandLine(PROGRAM, CLIENT_OPTIONS, USAGE);
   if (typeof options === 'number') return options;
-  reportEscapedFaults((what, err) =>
-    process.stderr.write(`${PROGRAM}: ${what}: ${describeError(err)}\n`),
-  );
+  // Nobody is left to tell when stderr itself fails: its lines are dropped.
+  const news = lineSink(process.stderr);
+  let stopClient = (): void => {};
+  // Readings go to stdout. When its reader has gone (`| head`), the client
+  // stops polling and exits 0, as Unix tools do; any other failure to write
+  // them is an error.
+  const readings = lineSink(process.stdout, (err) => {
+    if (!isBrokenPipe(err))
+      news.write(`${PROGRAM}: cannot write the readings: ${describeError(err)}`);
+    stopClient();
+  });
+  reportEscapedFaults((what, err) => news.write(`${PROGRAM}: ${what}: ${describeError(err)}`));
   const { inspect, inspectPort, ...settings } = options;
   let inspection: Inspection | undefined;
   if (inspect) {
     inspection = await startInspection(inspectPort);
-    process.stderr.write(`inspector: open ${inspection.url} in a browser\n`);
+    news.write(`inspector: open ${inspection.url} in a browser`);
   }
   const client = runClient(
     { ...settings, ...(inspection ? { inspect: inspection.observer } : {}) },
-    {
-      out: (line) => process.stdout.write(`${line}\n`),
-      err: (line) => process.stderr.write(`${line}\n`),
-    },
+    { out: readings.write, err: news.write },
   );
-  const stop = (): void => client.stop();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  stopClient = () => client.stop();
+  process.once('SIGINT', stopClient);
+  process.once('SIGTERM', stopClient);
   const code = await client.finished;
   inspection?.stop();
+  if (readings.failure !== null) return isBrokenPipe(readings.failure) ? 0 : 1;
   return code;
 }
 

@@ -45,6 +45,53 @@ export function runProgram(program: string, main: () => Promise<number>): void {
 }
 
 /**
+ * One line at a time to a standard stream, never throwing and never
+ * recursing: the first write that fails (EPIPE once the reader has gone, as
+ * `| head` does; ENOSPC on a full disk) is handed to `onFailure`, once, and
+ * every later line is dropped. Node reports a failed write to a pipe as an
+ * 'error' event, which unheard becomes an uncaught exception; a handler
+ * that reports it on the same broken stream fails again, and so on for ever
+ * (issue #16 item 1). So the stream's errors are heard here, and a report
+ * of this sink's own failure must go elsewhere, or nowhere.
+ */
+export interface LineSink {
+  write(line: string): void;
+  /** The error that closed this output, or null while it works. */
+  readonly failure: NodeJS.ErrnoException | null;
+}
+
+export function lineSink(
+  stream: NodeJS.WritableStream,
+  onFailure: (err: NodeJS.ErrnoException) => void = () => {},
+): LineSink {
+  let failure: NodeJS.ErrnoException | null = null;
+  const fail = (err: NodeJS.ErrnoException): void => {
+    if (failure !== null) return;
+    failure = err;
+    onFailure(err);
+  };
+  stream.on('error', fail);
+  return {
+    write(line) {
+      if (failure !== null) return;
+      try {
+        stream.write(`${line}\n`);
+      } catch (err) {
+        fail(err as NodeJS.ErrnoException);
+      }
+    },
+    get failure() {
+      return failure;
+    },
+  };
+}
+
+/** True for the error of a write whose reader has gone: `| head` has read what it wanted. */
+export function isBrokenPipe(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException | null)?.code === 'EPIPE';
+}
+
+/**
  * Faults that escape every handler are reported, never silent, and the
  * program carries on: the actors that own its connections are untouched by
  * a fault outside them.

@@ -10,7 +10,14 @@ import { resolveStations, type StationSetup } from '../../lib/sensors/sources.js
 import { type RunningServer, startServer } from '../acceptor.js';
 import { type Inspection, startInspection } from '../inspect.js';
 import { createPinoLogger } from '../log.js';
-import { commandLine, reportEscapedFaults, runProgram, USAGE_ERROR } from './program.js';
+import {
+  commandLine,
+  isBrokenPipe,
+  lineSink,
+  reportEscapedFaults,
+  runProgram,
+  USAGE_ERROR,
+} from './program.js';
 
 const USAGE = `Usage: npm start -- [options]
 
@@ -35,6 +42,8 @@ async function main(): Promise<number> {
     replaySpeed,
     ...settings
   } = options;
+  // Nobody is left to tell when stderr itself fails: its lines are dropped.
+  const news = lineSink(process.stderr);
   let setups: StationSetup[];
   try {
     setups = resolveStations(
@@ -42,10 +51,18 @@ async function main(): Promise<number> {
       { readFile: (path) => readFileSync(path, 'utf8'), now: Date.now },
     );
   } catch (err) {
-    process.stderr.write(`${PROGRAM}: ${describeError(err)}\n`);
+    news.write(`${PROGRAM}: ${describeError(err)}`);
     return USAGE_ERROR;
   }
-  const log = createPinoLogger({ level: logLevel as LogLevel });
+  // A server whose log cannot be written (`| head` has gone, the disk is
+  // full) says so once and serves on: its clients need it more than its log.
+  const log = createPinoLogger({
+    level: logLevel as LogLevel,
+    onFailure: (err) =>
+      news.write(
+        `${PROGRAM}: ${isBrokenPipe(err) ? 'the log has no reader any more' : `cannot write the log: ${describeError(err)}`}; serving on without it`,
+      ),
+  });
   // Faults inside connections are caught by their actors; anything else is logged.
   reportEscapedFaults((what, err) => log.error(what, { error: describeError(err) }));
 
@@ -70,7 +87,7 @@ async function main(): Promise<number> {
     });
   } catch (err) {
     inspection?.stop();
-    process.stderr.write(`${PROGRAM}: ${describeError(err)}\n`);
+    news.write(`${PROGRAM}: ${describeError(err)}`);
     return 1;
   }
   log.info(`listening on ${server.address}:${server.port}`, {

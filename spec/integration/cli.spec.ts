@@ -9,12 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import {
+  CLIENT_PROGRAM as CLIENT,
+  freedPort,
   SERVER_PROGRAM,
   type ServerProcess,
   startServerProcess,
 } from '../helpers/serverProcess.js';
-
-const CLIENT = 'dist/actors/cli/client.js';
 
 interface Finished {
   readonly code: number | null;
@@ -29,15 +29,6 @@ function run(command: string, args: readonly string[], timeoutMs = 20_000): Prom
       resolve({ code, stdout, stderr });
     });
   });
-}
-
-/** A loopback port that was free a moment ago: one the system handed out, then closed. */
-async function freedPort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
 }
 
 function hasStackTrace(text: string): boolean {
