@@ -6,7 +6,14 @@ import { CLIENT_OPTIONS, describeOptions } from '../../lib/config.js';
 import { describeError } from '../../lib/errors.js';
 import { runClient } from '../client.js';
 import { type Inspection, startInspection } from '../inspect.js';
-import { commandLine, isBrokenPipe, lineSink, reportEscapedFaults, runProgram } from './program.js';
+import {
+  armTestFault,
+  commandLine,
+  isBrokenPipe,
+  lineSink,
+  onEscapedFault,
+  runProgram,
+} from './program.js';
 
 const USAGE = `Usage: npm run client -- [options]
 
@@ -33,7 +40,13 @@ async function main(): Promise<number> {
       news.write(`${PROGRAM}: cannot write the readings: ${describeError(err)}`);
     stopClient();
   });
-  reportEscapedFaults((what, err) => news.write(`${PROGRAM}: ${what}: ${describeError(err)}`));
+  // A fault that escaped every handler is a bug: one line, and status 1. A
+  // reader that has gone is not one (see above), however it reached here.
+  onEscapedFault((what, err) => {
+    if (isBrokenPipe(err)) process.exit(0);
+    news.write(`${PROGRAM}: ${what}: ${describeError(err)}`);
+    process.exit(1);
+  });
   const { inspect, inspectPort, ...settings } = options;
   let inspection: Inspection | undefined;
   if (inspect) {
@@ -45,6 +58,7 @@ async function main(): Promise<number> {
     { out: readings.write, err: news.write },
   );
   stopClient = () => client.stop();
+  armTestFault(process.env);
   process.once('SIGINT', stopClient);
   process.once('SIGTERM', stopClient);
   const code = await client.finished;

@@ -92,13 +92,53 @@ export function isBrokenPipe(err: unknown): boolean {
 }
 
 /**
- * Faults that escape every handler are reported, never silent, and the
- * program carries on: the actors that own its connections are untouched by
- * a fault outside them.
+ * What a program does with a fault that escaped every handler: an
+ * `uncaughtException` or an `unhandledRejection` is a bug, and Node's
+ * documentation says a process is not safe to resume after one. So it is
+ * handed to `handle` once, which reports it and ends the program (let it
+ * crash, for a supervisor to restart: issue #11 item 6); a second fault
+ * while the first is handled ends the process at once, with status 1.
  */
-export function reportEscapedFaults(report: (what: string, err: unknown) => void): void {
-  process.on('unhandledRejection', (reason) => report('unhandled rejection', reason));
-  process.on('uncaughtException', (err) => report('uncaught exception', err));
+export function onEscapedFault(handle: (what: string, err: unknown) => void): void {
+  let handling = false;
+  const escaped = (what: string, err: unknown): void => {
+    if (handling) process.exit(1);
+    handling = true;
+    handle(what, err);
+  };
+  process.on('uncaughtException', (err) => escaped('uncaught exception', err));
+  process.on('unhandledRejection', (reason) => escaped('unhandled rejection', reason));
+}
+
+/** Resolves once `work` settles or `ms` have passed, whichever comes first; never rejects. */
+export async function settleWithin(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    work.catch(() => {}),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
+  clearTimeout(timer);
+}
+
+/** The variable that arms the test-only fault (README, "Exit status"). */
+export const TEST_FAULT_VARIABLE = 'METEO_TEST_FAULT';
+
+/**
+ * For the specs only: with METEO_TEST_FAULT set to `uncaught-exception` or
+ * `unhandled-rejection`, the program faults outside every handler, as a bug
+ * would, when it receives SIGUSR2, so a spec chooses the moment (say, with
+ * clients connected) and sees what a real crash does. Unset, nothing listens.
+ */
+export function armTestFault(env: Readonly<Record<string, string | undefined>>): void {
+  const fault = env[TEST_FAULT_VARIABLE];
+  if (fault !== 'uncaught-exception' && fault !== 'unhandled-rejection') return;
+  process.once('SIGUSR2', () => {
+    const err = new Error(`${TEST_FAULT_VARIABLE}: a ${fault}, on purpose`);
+    if (fault === 'uncaught-exception') throw err;
+    void Promise.reject(err);
+  });
 }
 
 /**

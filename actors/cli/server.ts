@@ -11,11 +11,13 @@ import { type RunningServer, startServer } from '../acceptor.js';
 import { type Inspection, startInspection } from '../inspect.js';
 import { createPinoLogger } from '../log.js';
 import {
+  armTestFault,
   commandLine,
   isBrokenPipe,
   lineSink,
-  reportEscapedFaults,
+  onEscapedFault,
   runProgram,
+  settleWithin,
   USAGE_ERROR,
 } from './program.js';
 
@@ -63,10 +65,29 @@ async function main(): Promise<number> {
         `${PROGRAM}: ${isBrokenPipe(err) ? 'the log has no reader any more' : `cannot write the log: ${describeError(err)}`}; serving on without it`,
       ),
   });
-  // Faults inside connections are caught by their actors; anything else is logged.
-  reportEscapedFaults((what, err) => log.error(what, { error: describeError(err) }));
-
   let inspection: Inspection | undefined;
+  let server: RunningServer | undefined;
+  // Faults inside connections are caught by their actors. Anything else is a
+  // bug: logged with its stack, the server drains for at most the drain
+  // timeout, and exits 1 for a supervisor to restart it (issue #11 item 6).
+  onEscapedFault((what, err) => {
+    log.error(what, {
+      code: 'ERR_INTERNAL',
+      error: describeError(err),
+      stack: err instanceof Error ? err.stack : undefined,
+    });
+    void (async () => {
+      try {
+        const running = server;
+        if (running) await settleWithin(running.stop(), settings.drainTimeoutMs);
+        inspection?.stop();
+      } finally {
+        log.error('stopped after a crash', { code: 'ERR_INTERNAL' });
+        process.exit(1);
+      }
+    })();
+  });
+
   if (inspect) {
     inspection = await startInspection(inspectPort);
     log.info(`inspector: open ${inspection.url} in a browser`, {
@@ -76,7 +97,6 @@ async function main(): Promise<number> {
     });
   }
 
-  let server: RunningServer;
   try {
     server = await startServer({
       ...settings,
@@ -101,18 +121,20 @@ async function main(): Promise<number> {
       ? {}
       : { metrics: `http://${server.address}:${server.metricsPort}/metrics` }),
   });
+  armTestFault(process.env);
+  const running = server;
 
   const stopped = await Promise.race([
     new Promise<{ signal: NodeJS.Signals }>((resolve) => {
       process.once('SIGINT', (signal) => resolve({ signal }));
       process.once('SIGTERM', (signal) => resolve({ signal }));
     }),
-    server.failed.then((error) => ({ error })),
+    running.failed.then((error) => ({ error })),
   ]);
   if ('error' in stopped) {
     // The acceptor has logged its fault and closed its connections; a
     // supervisor (systemd, a container runtime) can start the server again.
-    await server.stop();
+    await running.stop();
     inspection?.stop();
     log.error('stopped after a fault', { code: 'ERR_INTERNAL' });
     return 1;
@@ -124,7 +146,7 @@ async function main(): Promise<number> {
     process.exit(130);
   });
   log.info('shutting down', { signal });
-  await server.stop();
+  await running.stop();
   inspection?.stop();
   log.info('stopped');
   return 0;

@@ -27,9 +27,18 @@ export interface ServerProcess {
 }
 
 /** Starts `node dist/actors/cli/server.js --port 0 ...args` and waits for its "listening" line. */
-export async function startServerProcess(...args: string[]): Promise<ServerProcess> {
+export function startServerProcess(...args: string[]): Promise<ServerProcess> {
+  return startServerProcessWithEnv({}, ...args);
+}
+
+/** startServerProcess, with these variables added to the environment. */
+export async function startServerProcessWithEnv(
+  env: Readonly<Record<string, string>>,
+  ...args: string[]
+): Promise<ServerProcess> {
   const child = spawn(process.execPath, [SERVER_PROGRAM, '--port', '0', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
   });
   let stdout = '';
   let output = '';
