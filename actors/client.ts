@@ -4,14 +4,7 @@
  * what happens; this file opens the sockets and writes the lines.
  */
 import { connect } from 'node:net';
-import {
-  type Actor,
-  createActor,
-  fromCallback,
-  type InspectionEvent,
-  type Observer,
-  toPromise,
-} from 'xstate';
+import { type Actor, createActor, fromCallback, toPromise } from 'xstate';
 import { CLIENT_OPTIONS, defaultsOf } from '../lib/config.js';
 import { describeError } from '../lib/errors.js';
 import { FrameDecoder, MAX_REPLY_FRAME_BYTES } from '../lib/framing.js';
@@ -19,6 +12,7 @@ import { formatPollJson, formatPollProblems, formatPollText, formatWelcome } fro
 import { decodeServerMessage, encodeMessage } from '../lib/protocol.js';
 import { isUnitSystem, type UnitSystem } from '../lib/units.js';
 import { type ClientEvent, clientMachine, type LinkCommand } from '../machines/clientMachine.js';
+import type { ObserverFactory } from './observe.js';
 
 /** First reconnect delay, and the most it grows to. */
 export const DEFAULT_RECONNECT_INITIAL_MS = 500;
@@ -41,7 +35,12 @@ export interface ClientSettings {
   readonly requestTimeoutMs?: number;
   readonly reconnectInitialMs?: number;
   readonly reconnectMaxMs?: number;
-  readonly inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+  /**
+   * Watches the client actors (the inspector, the trace): called once per
+   * inspected actor with its name, `connection.N`. Each client actor is the
+   * root of its own actor system.
+   */
+  readonly inspect?: ObserverFactory;
   /** How many client actors (the first ones) the inspector gets. */
   readonly inspectConnections?: number;
 }
@@ -151,7 +150,7 @@ export function runClient(settings: ClientSettings, output: ClientOutput): Runni
   const runSeed = (Date.now() ^ (process.pid << 16)) >>> 0;
   const actors = Array.from({ length: settings.connections }, (_, i) =>
     createActor(logic, {
-      id: `client#${i + 1}`,
+      id: `connection.${i + 1}`,
       input: {
         connection: i + 1,
         pollIntervalMs: settings.pollIntervalMs,
@@ -164,7 +163,7 @@ export function runClient(settings: ClientSettings, output: ClientOutput): Runni
       },
       ...(settings.inspect &&
       i < (settings.inspectConnections ?? CLIENT_DEFAULTS.inspectConnections)
-        ? { inspect: settings.inspect }
+        ? { inspect: settings.inspect(`connection.${i + 1}`) }
         : {}),
     }),
   );

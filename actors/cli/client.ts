@@ -5,7 +5,7 @@
 import { CLIENT_OPTIONS, describeOptions } from '../../lib/config.js';
 import { describeError } from '../../lib/errors.js';
 import { runClient } from '../client.js';
-import { type Inspection, startInspection } from '../inspect.js';
+import { type Inspection, relayHostFor, startInspection } from '../inspect.js';
 import {
   armTestFault,
   commandLine,
@@ -50,11 +50,20 @@ async function main(): Promise<number> {
   const { inspect, inspectPort, ...settings } = options;
   let inspection: Inspection | undefined;
   if (inspect) {
-    inspection = await startInspection(inspectPort);
+    try {
+      inspection = await startInspection({
+        port: inspectPort,
+        host: relayHostFor(settings.host),
+        program: 'client',
+      });
+    } catch (err) {
+      news.write(`${PROGRAM}: ${describeError(err)}`);
+      return 1;
+    }
     news.write(`inspector: open ${inspection.url} in a browser`);
   }
   const client = runClient(
-    { ...settings, ...(inspection ? { inspect: inspection.observer } : {}) },
+    { ...settings, ...(inspection ? { inspect: (name) => inspection.observer(name) } : {}) },
     { out: readings.write, err: news.write },
   );
   stopClient = () => client.stop();
@@ -62,7 +71,7 @@ async function main(): Promise<number> {
   process.once('SIGINT', stopClient);
   process.once('SIGTERM', stopClient);
   const code = await client.finished;
-  inspection?.stop();
+  await inspection?.stop();
   if (readings.failure !== null) return isBrokenPipe(readings.failure) ? 0 : 1;
   return code;
 }

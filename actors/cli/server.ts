@@ -80,7 +80,7 @@ async function main(): Promise<number> {
       try {
         const running = server;
         if (running) await settleWithin(running.stop(), settings.drainTimeoutMs);
-        inspection?.stop();
+        await inspection?.stop();
       } finally {
         log.error('stopped after a crash', { code: 'ERR_INTERNAL' });
         process.exit(1);
@@ -89,7 +89,16 @@ async function main(): Promise<number> {
   });
 
   if (inspect) {
-    inspection = await startInspection(inspectPort);
+    try {
+      inspection = await startInspection({
+        port: inspectPort,
+        host: settings.host,
+        program: 'server',
+      });
+    } catch (err) {
+      news.write(`${PROGRAM}: ${describeError(err)}`);
+      return 1;
+    }
     log.info(`inspector: open ${inspection.url} in a browser`, {
       url: inspection.url,
       relay: inspection.startedRelay ? 'started' : 'joined',
@@ -102,11 +111,14 @@ async function main(): Promise<number> {
       ...settings,
       stations: setups,
       log,
-      ...(inspection ? { inspect: inspection.observer } : {}),
+      // The server core passes per-actor names (acceptor, connection.N) once
+      // its settings take an observer factory; until then every actor is a
+      // child of the acceptor's system, named server/acceptor/connection.N.
+      ...(inspection ? { inspect: inspection.observer('acceptor') } : {}),
       ...(metricsPort > 0 ? { metricsPort } : {}),
     });
   } catch (err) {
-    inspection?.stop();
+    await inspection?.stop();
     news.write(`${PROGRAM}: ${describeError(err)}`);
     return 1;
   }
@@ -135,7 +147,7 @@ async function main(): Promise<number> {
     // The acceptor has logged its fault and closed its connections; a
     // supervisor (systemd, a container runtime) can start the server again.
     await running.stop();
-    inspection?.stop();
+    await inspection?.stop();
     log.error('stopped after a fault', { code: 'ERR_INTERNAL' });
     return 1;
   }
@@ -147,7 +159,7 @@ async function main(): Promise<number> {
   });
   log.info('shutting down', { signal });
   await running.stop();
-  inspection?.stop();
+  await inspection?.stop();
   log.info('stopped');
   return 0;
 }

@@ -16,22 +16,7 @@ import {
   type ServerProcess,
   startServerProcess,
 } from '../helpers/serverProcess.js';
-import { sleep } from '../helpers/wait.js';
-
-/** Resolves with the exit status, or null once `withinMs` have passed and the process still runs. */
-function exitWithin(child: ChildProcess, withinMs: number): Promise<number | null> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) {
-      resolve(child.exitCode);
-      return;
-    }
-    const timer = setTimeout(() => resolve(null), withinMs);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve(code);
-    });
-  });
-}
+import { exitWithin, sleep } from '../helpers/wait.js';
 
 /** Resolves once something accepts connections on the loopback port. */
 async function listening(port: number, timeoutMs = 10_000): Promise<void> {
