@@ -3,12 +3,12 @@
  * (actors/trace.ts) share: an observer factory per program, one observer per
  * root actor, and the readable id of each actor of that root's system.
  *
- * XState gives every root actor a system of its own, whose session ids start
- * at `x:0`, so the server's acceptor, each client actor and the client's
- * connections all have an actor called `x:0` (issue #16 item 4). An actor is
- * therefore named by its program, the name its root was given, and the ids
- * of the actors on the way down: `server/acceptor`,
- * `client/connection.1`, `client/connection.1/link`.
+ * XState numbers session ids from `x:0` in each process, so the server's
+ * acceptor and the client's first client actor are both `x:0` on a page that
+ * shows the two programs (issue #16 item 4), and a number says nothing of
+ * what an actor is. An actor is therefore named by its program, the name its
+ * root was given, and the ids of the actors on the way down:
+ * `server/acceptor`, `client/connection.1`, `client/connection.1/link`.
  */
 import type { AnyActorRef, InspectionEvent, Observer } from 'xstate';
 

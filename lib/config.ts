@@ -223,7 +223,7 @@ export function describeOptions(table: OptionTable): string {
 /** The log levels `--log-level` takes (docs: README, "Logs"). */
 export const LOG_LEVEL_CHOICES = ['debug', 'info', 'warn', 'error', 'silent'] as const;
 
-/** Flags both programs take to be watched in the XState inspector. */
+/** Flags both programs take to be watched: in the XState inspector, or as a trace on the terminal. */
 const WATCH_OPTIONS = {
   inspect: {
     kind: 'boolean',
@@ -247,7 +247,15 @@ const WATCH_OPTIONS = {
     min: 0,
     max: 10_000,
     default: 8,
-    description: 'connection actors sent to the inspector (the first N); the rest send nothing',
+    description:
+      'connection actors sent to the inspector and the trace (the first N); the rest send nothing',
+  },
+  trace: {
+    kind: 'boolean',
+    flag: 'trace',
+    default: false,
+    description:
+      "print each state change of the actors on stderr, one line each (as many connections as --inspect's)",
   },
 } as const satisfies OptionTable;
 

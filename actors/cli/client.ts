@@ -5,7 +5,7 @@
 import { CLIENT_OPTIONS, describeOptions } from '../../lib/config.js';
 import { describeError } from '../../lib/errors.js';
 import { runClient } from '../client.js';
-import { type Inspection, relayHostFor, startInspection } from '../inspect.js';
+import { relayHostFor } from '../inspect.js';
 import {
   armTestFault,
   commandLine,
@@ -13,6 +13,7 @@ import {
   lineSink,
   onEscapedFault,
   runProgram,
+  startWatching,
 } from './program.js';
 
 const USAGE = `Usage: npm run client -- [options]
@@ -47,23 +48,16 @@ async function main(): Promise<number> {
     news.write(`${PROGRAM}: ${what}: ${describeError(err)}`);
     process.exit(1);
   });
-  const { inspect, inspectPort, ...settings } = options;
-  let inspection: Inspection | undefined;
-  if (inspect) {
-    try {
-      inspection = await startInspection({
-        port: inspectPort,
-        host: relayHostFor(settings.host),
-        program: 'client',
-      });
-    } catch (err) {
-      news.write(`${PROGRAM}: ${describeError(err)}`);
-      return 1;
-    }
-    news.write(`inspector: open ${inspection.url} in a browser`);
-  }
+  const { inspect, inspectPort, trace, ...settings } = options;
+  const watching = await startWatching(
+    { program: 'client', inspect, inspectPort, host: relayHostFor(settings.host), trace },
+    news,
+  );
+  if (typeof watching === 'number') return watching;
+  const { observe, inspection } = watching;
+  if (inspection) news.write(`inspector: open ${inspection.url} in a browser`);
   const client = runClient(
-    { ...settings, ...(inspection ? { inspect: (name) => inspection.observer(name) } : {}) },
+    { ...settings, ...(observe ? { inspect: observe } : {}) },
     { out: readings.write, err: news.write },
   );
   stopClient = () => client.stop();

@@ -8,7 +8,7 @@ import { describeError } from '../../lib/errors.js';
 import type { LogLevel } from '../../lib/log.js';
 import { resolveStations, type StationSetup } from '../../lib/sensors/sources.js';
 import { type RunningServer, startServer } from '../acceptor.js';
-import { type Inspection, startInspection } from '../inspect.js';
+import type { Inspection } from '../inspect.js';
 import { createPinoLogger } from '../log.js';
 import {
   armTestFault,
@@ -18,6 +18,7 @@ import {
   onEscapedFault,
   runProgram,
   settleWithin,
+  startWatching,
   USAGE_ERROR,
 } from './program.js';
 
@@ -37,6 +38,7 @@ async function main(): Promise<number> {
   const {
     inspect,
     inspectPort,
+    trace,
     logLevel,
     metricsPort,
     stations,
@@ -88,17 +90,14 @@ async function main(): Promise<number> {
     })();
   });
 
-  if (inspect) {
-    try {
-      inspection = await startInspection({
-        port: inspectPort,
-        host: settings.host,
-        program: 'server',
-      });
-    } catch (err) {
-      news.write(`${PROGRAM}: ${describeError(err)}`);
-      return 1;
-    }
+  const watching = await startWatching(
+    { program: 'server', inspect, inspectPort, host: settings.host, trace },
+    news,
+  );
+  if (typeof watching === 'number') return watching;
+  const { observe } = watching;
+  inspection = watching.inspection;
+  if (inspection) {
     log.info(`inspector: open ${inspection.url} in a browser`, {
       url: inspection.url,
       relay: inspection.startedRelay ? 'started' : 'joined',
@@ -114,7 +113,7 @@ async function main(): Promise<number> {
       // The server core passes per-actor names (acceptor, connection.N) once
       // its settings take an observer factory; until then every actor is a
       // child of the acceptor's system, named server/acceptor/connection.N.
-      ...(inspection ? { inspect: inspection.observer('acceptor') } : {}),
+      ...(observe ? { inspect: observe('acceptor') } : {}),
       ...(metricsPort > 0 ? { metricsPort } : {}),
     });
   } catch (err) {

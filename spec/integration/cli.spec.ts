@@ -15,6 +15,7 @@ import {
   type ServerProcess,
   startServerProcess,
 } from '../helpers/serverProcess.js';
+import { until } from '../helpers/wait.js';
 
 interface Finished {
   readonly code: number | null;
@@ -199,6 +200,60 @@ describe('integration: the command-line programs', function () {
     }
     expect(result?.code).to.equal(1);
     expect(result?.stderr.trim().split('\n')).to.deep.equal([refused(port)]);
+  });
+
+  it('--trace prints the client’s state changes on stderr, plain when not on a terminal', async () => {
+    const server = await serverProcess();
+    const result = await run(process.execPath, [
+      CLIENT,
+      '--port',
+      String(server.port),
+      '--count',
+      '1',
+      '--trace',
+    ]);
+    expect(result.code, result.stderr).to.equal(0);
+    expect(result.stderr).to.match(
+      /^\d\d:\d\d:\d\d\.\d{3} client\/connection\.1 LINK_UP online\.connecting → online\.greeting$/m,
+    );
+    // A state left within one event (deciding) has its line too.
+    expect(result.stderr).to.match(/ client\/connection\.1 RECEIVED online\.deciding → /);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: looking for the escape character itself
+    expect(result.stderr).to.not.match(/\u001b\[/);
+    // Readings stay alone on stdout.
+    expect(result.stdout.trim().split('\n')).to.have.length(1);
+  });
+
+  it('--trace prints the server’s state changes, as many connections as --inspect-connections', async () => {
+    const server = await startServerProcess(
+      '--threads',
+      '1',
+      '--trace',
+      '--inspect-connections',
+      '1',
+    );
+    servers.push(server);
+    const polled = await run(process.execPath, [
+      CLIENT,
+      '--port',
+      String(server.port),
+      '--count',
+      '1',
+      '--connections',
+      '2',
+    ]);
+    expect(polled.code, polled.stderr).to.equal(0);
+    // Lines written before the replies may still be in the pipe.
+    await until(
+      () => / server\/(acceptor\/)?connection\.1 RECEIVED /.test(server.output()),
+      'the first connection’s trace',
+    );
+    const trace = server.output();
+    expect(trace).to.match(/ server\/acceptor LISTENING open\.binding → open\.listening$/m);
+    expect(trace).to.match(
+      / server\/(acceptor\/)?connection\.1 RECEIVED awaiting-request → computing$/m,
+    );
+    expect(trace).to.not.match(/ server\/(acceptor\/)?connection\.2 /);
   });
 
   it('shows its options with --help and exits 0', async () => {

@@ -53,6 +53,7 @@ describe('lib/config', () => {
         inspect: false,
         inspectPort: 8_080,
         inspectConnections: 8,
+        trace: false,
       });
     });
 
@@ -70,6 +71,7 @@ describe('lib/config', () => {
         inspect: false,
         inspectPort: 8_080,
         inspectConnections: 8,
+        trace: false,
       });
     });
 
