@@ -98,11 +98,11 @@ function serverLink(host: string, port: number) {
         try {
           send({ type: 'RECEIVED', message: decodeServerMessage(frame) });
         } catch (err) {
-          goDown('ERR_PROTOCOL', describeError(err));
+          goDown('ERR_PROTOCOL', `${host}:${port}: ${describeError(err)}`);
           return;
         }
       }
-      if (error) goDown(error.code, error.message);
+      if (error) goDown(error.code, `${host}:${port}: ${error.message}`);
     });
     socket.on('error', (err: NodeJS.ErrnoException) => {
       if (connected) goDown('ERR_CONNECTION_LOST', `${host}:${port}: ${socketProblem(err)}`);

@@ -37,6 +37,8 @@ export const ERROR_CODES = {
   ERR_CONNECTION_LOST: 'the connection closed before the exchange finished',
   ERR_REQUEST_TIMEOUT: "a request got no reply within the client's request timeout",
   ERR_PROTOCOL: 'the server sent something the client does not understand',
+  ERR_NOT_METEO_SERVER:
+    'what answered the hello is not a meteo-actors server: its reply was not a frame of a server message',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -30,6 +30,13 @@ import { unbound } from './unbound.js';
 /** Server errors that mean "not now" rather than "never": the client retries later. */
 const RETRYABLE_CODES: readonly string[] = ['ERR_TOO_MANY_CONNECTIONS', 'ERR_SHUTTING_DOWN'];
 
+/**
+ * How the link reports bytes that are not the protocol's: a length prefix
+ * over the limit (an HTTP server's "HTTP" read as a length is 1,213,486,160
+ * bytes), or a frame that is not a server message.
+ */
+const GARBLED_CODES: readonly string[] = ['ERR_FRAME_TOO_LARGE', 'ERR_PROTOCOL'];
+
 export interface ClientInput {
   /** 1-based number of this connection, for the lines it prints. */
   readonly connection: number;
@@ -209,6 +216,15 @@ export const clientMachine = setup({
         }`,
       },
     })),
+    /** The answer to the hello was not the protocol: the port is some other service's (issue #16 item 7). */
+    recordNotMeteoServer: assign(({ event }) => ({
+      problem: {
+        code: 'ERR_NOT_METEO_SERVER',
+        message: `this does not look like a meteo-actors server: its answer to the hello is not a welcome (${
+          event.type === 'LINK_DOWN' ? `${event.code}: ${event.message}` : 'no answer'
+        })`,
+      },
+    })),
     recordConnectTimeout: assign(({ context }) => ({
       problem: {
         code: 'ERR_CONNECT_FAILED',
@@ -244,6 +260,8 @@ export const clientMachine = setup({
       event.type === 'RECEIVED' &&
       event.message.type !== 'welcome' &&
       event.message.id === context.nextId,
+    /** The link went down on bytes that are not the protocol's. */
+    isGarbled: ({ event }) => event.type === 'LINK_DOWN' && GARBLED_CODES.includes(event.code),
     isConnectionError: ({ event }) =>
       event.type === 'RECEIVED' && event.message.type === 'error' && event.message.id === null,
     hasMoreReadings: ({ context }) => context.index < READINGS.length,
@@ -318,6 +336,21 @@ export const clientMachine = setup({
             ],
           },
           on: {
+            // What answers the hello with bytes that are not frames of server
+            // messages is not a meteo-actors server; other ways of going down
+            // are the parent's.
+            LINK_DOWN: [
+              {
+                guard: and(['isGarbled', 'neverConnected']),
+                target: '#client.failed',
+                actions: 'recordNotMeteoServer',
+              },
+              {
+                guard: 'isGarbled',
+                target: '#client.reconnecting',
+                actions: 'recordNotMeteoServer',
+              },
+            ],
             RECEIVED: [
               {
                 guard: and(['isWelcome', not('servesStation')]),

@@ -4,6 +4,7 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -254,6 +255,22 @@ describe('integration: the command-line programs', function () {
       / server\/(acceptor\/)?connection\.1 RECEIVED awaiting-request → computing$/m,
     );
     expect(trace).to.not.match(/ server\/(acceptor\/)?connection\.2 /);
+  });
+
+  // Issue #16 item 7: it said ERR_FRAME_TOO_LARGE, "HTTP" read as a length.
+  it('says a port that answers HTTP is not a meteo-actors server, in one line, and exits 1', async () => {
+    const web = createHttpServer((_req, res) => res.end('hello\n'));
+    await new Promise<void>((resolve) => web.listen(0, '127.0.0.1', resolve));
+    const { port } = web.address() as { port: number };
+    try {
+      const result = await run(process.execPath, [CLIENT, '--port', String(port), '--count', '1']);
+      expect(result.code).to.equal(1);
+      expect(result.stderr.trim().split('\n')).to.have.length(1);
+      expect(result.stderr).to.match(/^\[1\] ERR_NOT_METEO_SERVER: /);
+    } finally {
+      web.closeAllConnections();
+      await new Promise((resolve) => web.close(resolve));
+    }
   });
 
   it('shows its options with --help and exits 0', async () => {

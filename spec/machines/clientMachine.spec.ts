@@ -231,6 +231,38 @@ describe('machines/clientMachine', () => {
       expect(link.current.stopped, 'the connect attempt is dropped').to.equal(true);
     });
 
+    // Issue #16 item 7: an HTTP server's "HTTP" was reported as a frame of 1,213,486,160 bytes.
+    for (const code of ['ERR_FRAME_TOO_LARGE', 'ERR_PROTOCOL']) {
+      it(`fails with ERR_NOT_METEO_SERVER when the answer to the hello is not the protocol (${code})`, () => {
+        server().sendBack({ type: 'LINK_UP' });
+        linkDown(code);
+        expect(value()).to.equal('failed');
+        expect(failures.map((problem) => problem.code)).to.deep.equal(['ERR_NOT_METEO_SERVER']);
+        expect(failures[0]?.message).to.include(code);
+      });
+    }
+
+    it('retries, with ERR_NOT_METEO_SERVER as the reason, when a reconnect is answered with garble', () => {
+      connect();
+      poll();
+      linkDown('ERR_CONNECTION_LOST');
+      clock.increment(disconnects[0]?.retryInMs ?? Number.NaN);
+      server().sendBack({ type: 'LINK_UP' });
+      linkDown('ERR_FRAME_TOO_LARGE');
+      expect(value()).to.equal('reconnecting');
+      expect(disconnects.map(({ problem }) => problem.code)).to.deep.equal([
+        'ERR_CONNECTION_LOST',
+        'ERR_NOT_METEO_SERVER',
+      ]);
+    });
+
+    it('takes garble after the welcome for a broken connection, not for another service', () => {
+      connect();
+      linkDown('ERR_PROTOCOL');
+      expect(value()).to.equal('reconnecting');
+      expect(disconnects[0]?.problem.code).to.equal('ERR_PROTOCOL');
+    });
+
     it('fails with ERR_REQUEST_TIMEOUT when no welcome comes in time', () => {
       server().sendBack({ type: 'LINK_UP' });
       clock.increment(INPUT.requestTimeoutMs - 1);
