@@ -314,7 +314,7 @@ export const SERVER_OPTIONS = Object.freeze({
     env: 'METEO_SOURCE',
     default: 'sim',
     description:
-      'where the first station reads from: sim (the station model), or replay:FILE of observations (replay:seattle is the bundled NOAA record)',
+      'where the stations read from: sim (the station model, for all), or STATION=replay:FILE of observations for one station, comma-separated; replay:FILE alone feeds the only station served, and replay:seattle (the bundled NOAA record) feeds seattle',
   },
   replaySpeed: {
     kind: 'integer',
