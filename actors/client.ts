@@ -8,8 +8,15 @@ import { type Actor, createActor, fromCallback, toPromise } from 'xstate';
 import { CLIENT_OPTIONS, defaultsOf } from '../lib/config.js';
 import { describeError } from '../lib/errors.js';
 import { FrameDecoder, MAX_REPLY_FRAME_BYTES } from '../lib/framing.js';
-import { formatPollJson, formatPollProblems, formatPollText, formatWelcome } from '../lib/poll.js';
-import { decodeServerMessage, encodeMessage } from '../lib/protocol.js';
+import {
+  formatPollJson,
+  formatPollProblems,
+  formatPollText,
+  formatUnavailable,
+  formatWelcome,
+  unavailableReadings,
+} from '../lib/poll.js';
+import { decodeServerMessage, encodeMessage, UNITS } from '../lib/protocol.js';
 import { isUnitSystem, type UnitSystem } from '../lib/units.js';
 import { type ClientEvent, clientMachine, type LinkCommand } from '../machines/clientMachine.js';
 import type { ObserverFactory } from './observe.js';
@@ -124,19 +131,31 @@ function serverLink(host: string, port: number) {
 /** Starts `connections` client actors and prints what they see. */
 export function runClient(settings: ClientSettings, output: ClientOutput): RunningClient {
   const units: UnitSystem = isUnitSystem(settings.units) ? settings.units : 'metric';
+  // Readings a station's source does not have, already said (connection and reading).
+  const toldUnavailable = new Set<string>();
   const logic = clientMachine.provide({
     actors: { serverLink: serverLink(settings.host, settings.port) },
     actions: {
       announceWelcome: ({ context }, { welcome, reconnected }) =>
         output.err(formatWelcome(context.connection, welcome, reconnected, context.station)),
       reportPoll: ({ context }, { poll }) => {
+        const about = {
+          station: context.station ?? context.welcome?.station.id ?? '',
+          units: context.welcome?.units ?? UNITS,
+        };
         output.out(
           settings.json
-            ? formatPollJson(context.connection, poll, new Date())
+            ? formatPollJson(context.connection, poll, new Date(), about)
             : formatPollText(context.connection, poll, units),
         );
         const problems = formatPollProblems(context.connection, poll);
         if (problems) output.err(problems);
+        for (const reading of unavailableReadings(poll)) {
+          const told = `${context.connection} ${reading}`;
+          if (toldUnavailable.has(told)) continue;
+          toldUnavailable.add(told);
+          output.err(formatUnavailable(context.connection, reading, poll));
+        }
       },
       reportDisconnected: ({ context }, { problem, retryInMs }) =>
         output.err(

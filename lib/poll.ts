@@ -1,5 +1,5 @@
 /** What one poll of the four readings gave, and how the client prints it. Pure. */
-import { READINGS, type Reading, type ReadingReply, type Welcome } from './protocol.js';
+import { READINGS, type Reading, type ReadingReply, type Units, type Welcome } from './protocol.js';
 import { formatValue, type UnitSystem } from './units.js';
 
 /** Why something did not work: a code from docs/errors.md and a message. */
@@ -15,8 +15,33 @@ export function isReply(answer: ReadingReply | Problem | undefined): answer is R
   return answer !== undefined && 'value' in answer;
 }
 
+/** The code of a reading the station's source has no value for (docs/errors.md). */
+export const READING_UNAVAILABLE = 'ERR_READING_UNAVAILABLE';
+
+/**
+ * True for a reading the station's source has no value for: a replay of a
+ * file without that column (the bundled Seattle record has no pressure), or
+ * with its cell empty. The server answered, and said there is nothing to
+ * give: that is not a failed exchange.
+ */
+export function isUnavailable(answer: ReadingReply | Problem | undefined): boolean {
+  return answer !== undefined && !isReply(answer) && answer.code === READING_UNAVAILABLE;
+}
+
+/**
+ * True when the poll got every reading the station's source has: each
+ * reading has a value or is unavailable. A reading that failed (the sensor,
+ * the request timeout, the connection) makes the poll incomplete, and with
+ * `--count` the client's exit status 1; an unavailable one does not (issue
+ * #16 item 9: the Seattle replay always exited 1).
+ */
 export function isComplete(poll: PollResult): boolean {
-  return READINGS.every((reading) => isReply(poll[reading]));
+  return READINGS.every((reading) => isReply(poll[reading]) || isUnavailable(poll[reading]));
+}
+
+/** The readings of a poll that the station's source does not have. */
+export function unavailableReadings(poll: PollResult): Reading[] {
+  return READINGS.filter((reading) => isUnavailable(poll[reading]));
 }
 
 /** The observation time of a poll: the latest among its readings, or null when it has none. */
@@ -60,35 +85,70 @@ export function formatPollText(
   return `[${connection}] ${time ? isoSeconds(time) : 'no observation'}  ${parts.join('  ')}`;
 }
 
+/** What a JSON line says of its poll beyond the values, so that it stands alone. */
+export interface PollAbout {
+  /** The id of the station polled. */
+  readonly station: string;
+  /** The units of the values: the wire's, as the welcome gives them (JSON stays metric). */
+  readonly units: Units;
+}
+
 /**
- * One JSON object with exactly the keys connection, time, minTemperature,
- * maxTemperature, pressure, rainfall. `time` is the observation time, or
- * `reportedAt` when the poll got no reading at all. A value the poll did not
- * get is null, never a number.
+ * One JSON object with exactly the keys connection, station, time,
+ * minTemperature, maxTemperature, pressure, rainfall and units, so that a
+ * line needs no context (`jq` reads it alone). `time` is the observation
+ * time, or `reportedAt` when the poll got no reading at all. A value the
+ * poll did not get is null, never a number.
  */
-export function formatPollJson(connection: number, poll: PollResult, reportedAt: Date): string {
+export function formatPollJson(
+  connection: number,
+  poll: PollResult,
+  reportedAt: Date,
+  about: PollAbout,
+): string {
   const value = (reading: Reading): number | null => {
     const answer = poll[reading];
     return isReply(answer) ? answer.value : null;
   };
   return JSON.stringify({
     connection,
+    station: about.station,
     time: (pollTime(poll) ?? reportedAt).toISOString(),
     minTemperature: value('minTemperature'),
     maxTemperature: value('maxTemperature'),
     pressure: value('pressure'),
     rainfall: value('rainfall'),
+    units: {
+      temperature: about.units.temperature,
+      pressure: about.units.pressure,
+      rainfall: about.units.rainfall,
+    },
   });
 }
 
-/** The problems of an incomplete poll, one line: `[2] incomplete poll: pressure ERR_SENSOR_FAILED (...)` */
+/**
+ * The problems of an incomplete poll, one line:
+ * `[2] incomplete poll: pressure ERR_SENSOR_FAILED (...)`. Readings the
+ * source does not have are no problem (isComplete).
+ */
 export function formatPollProblems(connection: number, poll: PollResult): string | null {
   const problems = READINGS.flatMap((reading) => {
     const answer = poll[reading];
-    if (isReply(answer)) return [];
+    if (isReply(answer) || isUnavailable(answer)) return [];
     return [`${reading} ${answer?.code ?? 'ERR_PROTOCOL'} (${answer?.message ?? 'no answer'})`];
   });
   return problems.length === 0 ? null : `[${connection}] incomplete poll: ${problems.join('; ')}`;
+}
+
+/**
+ * `[1] no pressure from this station: ERR_READING_UNAVAILABLE (this replay has no pressure...)`:
+ * said once per connection and reading, as it is no failure and would say
+ * the same at every poll.
+ */
+export function formatUnavailable(connection: number, reading: Reading, poll: PollResult): string {
+  const answer = poll[reading];
+  const why = answer && !isReply(answer) ? ` (${answer.message})` : '';
+  return `[${connection}] no ${reading} from this station: ${READING_UNAVAILABLE}${why}; shown as —, and not a failed poll`;
 }
 
 /**

@@ -77,13 +77,18 @@ describe('integration: the command-line programs', function () {
       const poll = JSON.parse(line);
       expect(Object.keys(poll)).to.deep.equal([
         'connection',
+        'station',
         'time',
         'minTemperature',
         'maxTemperature',
         'pressure',
         'rainfall',
+        'units',
       ]);
       expect(poll.connection).to.equal(1);
+      // A line stands alone: which station, in which units.
+      expect(poll.station).to.equal('seattle');
+      expect(poll.units).to.deep.equal({ temperature: '°C', pressure: 'hPa', rainfall: 'mm' });
       expect(new Date(poll.time).toISOString()).to.equal(poll.time);
       for (const key of ['minTemperature', 'maxTemperature', 'pressure', 'rainfall'])
         expect(poll[key]).to.be.a('number');
