@@ -133,6 +133,8 @@ export function runClient(settings: ClientSettings, output: ClientOutput): Runni
   const units: UnitSystem = isUnitSystem(settings.units) ? settings.units : 'metric';
   // Readings a station's source does not have, already said (connection and reading).
   const toldUnavailable = new Set<string>();
+  // Connections that have said their server closes idle connections.
+  const toldIdleClose = new Set<number>();
   const logic = clientMachine.provide({
     actors: { serverLink: serverLink(settings.host, settings.port) },
     actions: {
@@ -161,6 +163,14 @@ export function runClient(settings: ClientSettings, output: ClientOutput): Runni
         output.err(
           `[${context.connection}] disconnected: ${problem.code}: ${problem.message}; reconnecting in ${(retryInMs / 1000).toFixed(1)} s`,
         ),
+      reportIdleClose: ({ context }, { problem }) => {
+        // Said once: with a poll period past the server's idle timeout, it happens at every poll.
+        if (toldIdleClose.has(context.connection)) return;
+        toldIdleClose.add(context.connection);
+        output.err(
+          `[${context.connection}] the server closed the idle connection (${problem.code}: ${problem.message}); it is opened again when a poll is due`,
+        );
+      },
       reportFailure: ({ context }, { problem }) =>
         output.err(`[${context.connection}] ${problem.code}: ${problem.message}`),
     },

@@ -77,6 +77,7 @@ describe('machines/clientMachine', () => {
   let polls: PollResult[];
   let disconnects: { problem: Problem; retryInMs: number }[];
   let failures: Problem[];
+  let idleCloses: Problem[];
 
   function start(input: Partial<ClientInput> = {}): void {
     clock = new SimulatedClock();
@@ -85,6 +86,7 @@ describe('machines/clientMachine', () => {
     polls = [];
     disconnects = [];
     failures = [];
+    idleCloses = [];
     const logic = clientMachine.provide({
       actors: { serverLink: link.logic },
       actions: {
@@ -92,6 +94,7 @@ describe('machines/clientMachine', () => {
         reportPoll: (_, { poll }) => polls.push(poll),
         reportDisconnected: (_, params) => disconnects.push(params),
         reportFailure: (_, { problem }) => failures.push(problem),
+        reportIdleClose: (_, { problem }) => idleCloses.push(problem),
       },
     });
     actor = createActor(logic, { clock, input: { ...INPUT, ...input } });
@@ -494,6 +497,91 @@ describe('machines/clientMachine', () => {
       connect();
       linkDown('ERR_CONNECTION_LOST');
       expect(disconnects.at(-1)?.retryInMs).to.equal(backoffDelay(INPUT, 0));
+    });
+
+    // Issue #16 item 10: a poll period past the server's idle timeout made the client
+    // reconnect and poll at once on every idle close, more often than asked.
+    describe('when the server closes the connection for being idle', () => {
+      /** The server's idle timeout fires while the client waits: its error, then the close. */
+      function idleClose(): void {
+        receive(errorFromServer(null, 'ERR_IDLE_TIMEOUT'));
+        linkDown('ERR_CONNECTION_LOST');
+      }
+
+      it('waits offline, and connects again only when the next poll is due, which it then makes', () => {
+        start();
+        connect();
+        poll();
+        clock.increment(INPUT.pollIntervalMs / 4);
+        idleClose();
+        expect(value()).to.equal('offline');
+        expect(link.instances[0]?.stopped).to.equal(true);
+        expect(disconnects, 'not a lost connection').to.deep.equal([]);
+        expect(idleCloses.map((problem) => problem.code)).to.deep.equal(['ERR_IDLE_TIMEOUT']);
+        clock.increment((INPUT.pollIntervalMs * 3) / 4 - 1);
+        expect(link.instances, 'no connection before the poll is due').to.have.length(1);
+        clock.increment(1);
+        expect(link.instances).to.have.length(2);
+        connect();
+        expect(welcomes, 'nothing new to announce').to.have.length(1);
+        expect(lastRead().reading).to.equal('minTemperature');
+        poll();
+        expect(polls).to.have.length(2);
+        expect(context()).to.include({ pollsDone: 2, pollsIncomplete: 0 });
+      });
+
+      it('polls once per period over many idle closes, never more often', () => {
+        start();
+        connect();
+        poll();
+        const periods = 5;
+        for (let period = 0; period < periods; period++) {
+          clock.increment(INPUT.pollIntervalMs / 2);
+          idleClose();
+          clock.increment(INPUT.pollIntervalMs / 2);
+          connect();
+          poll();
+        }
+        expect(polls).to.have.length(1 + periods);
+        expect(link.instances).to.have.length(1 + periods);
+        expect(disconnects).to.deep.equal([]);
+      });
+
+      it('goes back to the backoff when the server is gone by the time the poll is due', () => {
+        start();
+        connect();
+        poll();
+        idleClose();
+        clock.increment(INPUT.pollIntervalMs);
+        linkDown('ERR_CONNECT_FAILED');
+        expect(value()).to.equal('reconnecting');
+        expect(disconnects.map(({ problem }) => problem.code)).to.deep.equal([
+          'ERR_CONNECT_FAILED',
+        ]);
+        clock.increment(disconnects[0]?.retryInMs ?? Number.NaN);
+        connect();
+        expect(
+          welcomes.map((w) => w.reconnected),
+          'a reconnect after a failure is announced',
+        ).to.deep.equal([false, true]);
+      });
+    });
+
+    it('drops the poll that was due when a lost connection is reopened, so it does not poll early', () => {
+      start();
+      connect();
+      poll();
+      linkDown('ERR_CONNECTION_LOST');
+      clock.increment(disconnects[0]?.retryInMs ?? Number.NaN);
+      connect();
+      poll();
+      expect(polls).to.have.length(2);
+      const count = sent().length;
+      // The first poll's timer would have fired by now, had it been kept.
+      clock.increment(INPUT.pollIntervalMs - 1);
+      expect(sent(), 'no poll before a whole period after the last one').to.have.length(count);
+      clock.increment(1);
+      expect(sent()).to.have.length(count + 1);
     });
 
     it('reports the server’s ERR_SHUTTING_DOWN, sent before the close, as the reason for the disconnect', () => {
