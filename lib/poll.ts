@@ -1,6 +1,6 @@
 /** What one poll of the four readings gave, and how the client prints it. Pure. */
 import { READINGS, type Reading, type ReadingReply, type Units, type Welcome } from './protocol.js';
-import { formatValue, type UnitSystem } from './units.js';
+import { formatDisplay, formatNumber, toDisplay, type UnitSystem } from './units.js';
 
 /** Why something did not work: a code from docs/errors.md and a message. */
 export interface Problem {
@@ -29,14 +29,14 @@ export function isUnavailable(answer: ReadingReply | Problem | undefined): boole
 }
 
 /**
- * True when the poll got every reading the station's source has: each
- * reading has a value or is unavailable. A reading that failed (the sensor,
+ * True when the poll got every reading the station's source has, of those
+ * asked for (all four unless told): each has a value or is unavailable. A reading that failed (the sensor,
  * the request timeout, the connection) makes the poll incomplete, and with
  * `--count` the client's exit status 1; an unavailable one does not (issue
  * #16 item 9: the Seattle replay always exited 1).
  */
-export function isComplete(poll: PollResult): boolean {
-  return READINGS.every((reading) => isReply(poll[reading]) || isUnavailable(poll[reading]));
+export function isComplete(poll: PollResult, readings: readonly Reading[] = READINGS): boolean {
+  return readings.every((reading) => isReply(poll[reading]) || isUnavailable(poll[reading]));
 }
 
 /** The readings of a poll that the station's source does not have. */
@@ -66,6 +66,25 @@ function isoSeconds(date: Date): string {
   return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
+/** `pressure 1026.9 hPa`, or `pressure — (ERR_SENSOR_FAILED)` for a reading without a value. */
+export function formatAnswer(
+  reading: Reading,
+  answer: ReadingReply | Problem | undefined,
+  units: UnitSystem = 'metric',
+): string {
+  if (isReply(answer))
+    return `${LABELS[reading]} ${formatDisplay(toDisplay(answer.value, answer.unit, units))}`;
+  return `${LABELS[reading]} — (${answer?.code ?? 'ERR_PROTOCOL'})`;
+}
+
+/** The number alone, as formatAnswer shows it (`get --raw`), or `-` for a reading without a value. */
+export function formatRawAnswer(
+  answer: ReadingReply | Problem | undefined,
+  units: UnitSystem = 'metric',
+): string {
+  return isReply(answer) ? formatNumber(toDisplay(answer.value, answer.unit, units)) : '-';
+}
+
 /**
  * `[2] 2026-11-26T13:05:00Z  min 3.2 °C  max 9.8 °C  pressure 1013.2 hPa  rain 0.4 mm`,
  * each value with its unit, converted for display when `units` is `us`.
@@ -76,12 +95,7 @@ export function formatPollText(
   units: UnitSystem = 'metric',
 ): string {
   const time = pollTime(poll);
-  const parts = READINGS.map((reading) => {
-    const answer = poll[reading];
-    if (isReply(answer))
-      return `${LABELS[reading]} ${formatValue(answer.value, answer.unit, units)}`;
-    return `${LABELS[reading]} — (${answer?.code ?? 'ERR_PROTOCOL'})`;
-  });
+  const parts = READINGS.map((reading) => formatAnswer(reading, poll[reading], units));
   return `[${connection}] ${time ? isoSeconds(time) : 'no observation'}  ${parts.join('  ')}`;
 }
 
@@ -95,7 +109,8 @@ export interface PollAbout {
 
 /**
  * One JSON object with exactly the keys connection, station, time,
- * minTemperature, maxTemperature, pressure, rainfall and units, so that a
+ * minTemperature, maxTemperature, pressure, rainfall (those of `readings`,
+ * for a `get` of fewer) and units, so that a
  * line needs no context (`jq` reads it alone). `time` is the observation
  * time, or `reportedAt` when the poll got no reading at all. A value the
  * poll did not get is null, never a number.
@@ -105,19 +120,20 @@ export function formatPollJson(
   poll: PollResult,
   reportedAt: Date,
   about: PollAbout,
+  readings: readonly Reading[] = READINGS,
 ): string {
-  const value = (reading: Reading): number | null => {
-    const answer = poll[reading];
-    return isReply(answer) ? answer.value : null;
-  };
+  const values = Object.fromEntries(
+    // In READINGS order, whatever order they were asked in.
+    READINGS.filter((reading) => readings.includes(reading)).map((reading) => {
+      const answer = poll[reading];
+      return [reading, isReply(answer) ? answer.value : null];
+    }),
+  );
   return JSON.stringify({
     connection,
     station: about.station,
     time: (pollTime(poll) ?? reportedAt).toISOString(),
-    minTemperature: value('minTemperature'),
-    maxTemperature: value('maxTemperature'),
-    pressure: value('pressure'),
-    rainfall: value('rainfall'),
+    ...values,
     units: {
       temperature: about.units.temperature,
       pressure: about.units.pressure,

@@ -60,11 +60,21 @@ export interface ClientInput {
   readonly jitterSeed: number;
   /** The station to poll, by id; null polls the server's default station. */
   readonly station: string | null;
+  /** The readings each poll asks for, in order; all four (READINGS) unless told. */
+  readonly readings?: readonly Reading[];
+  /**
+   * Whether a connection is opened again once lost (and a full or stopping
+   * server tried again later); true unless told. A one-shot query (`get`)
+   * gives up instead, and says why.
+   */
+  readonly reconnect?: boolean;
 }
 
 export interface ClientContext extends ClientInput {
+  readonly readings: readonly Reading[];
+  readonly reconnect: boolean;
   readonly welcome: Welcome | null;
-  /** Index in READINGS of the reading being asked for. */
+  /** Index in `readings` of the reading being asked for. */
   readonly index: number;
   readonly nextId: number;
   readonly poll: PollResult;
@@ -98,7 +108,7 @@ export interface LinkCommand {
 }
 
 function currentReading(context: ClientContext): Reading {
-  return READINGS[context.index] as Reading;
+  return context.readings[context.index] as Reading;
 }
 
 /** Exponential backoff with jitter: a delay in [½, 1] of min(max, initial × 2^attempt). */
@@ -198,17 +208,18 @@ export const clientMachine = setup({
     /** The reply did not come in time: the rest of this poll is missing. */
     markTimedOut: assign(({ context }) => {
       const poll: Partial<Record<Reading, ReadingReply | Problem>> = { ...context.poll };
-      for (const reading of READINGS.slice(context.index)) {
+      for (const reading of context.readings.slice(context.index)) {
         poll[reading] = {
           code: 'ERR_REQUEST_TIMEOUT',
           message: `no reply within ${context.requestTimeoutMs} ms`,
         };
       }
-      return { poll, index: READINGS.length, nextId: (context.nextId + 1) >>> 0 };
+      return { poll, index: context.readings.length, nextId: (context.nextId + 1) >>> 0 };
     }),
     countPoll: assign(({ context }) => ({
       pollsDone: context.pollsDone + 1,
-      pollsIncomplete: context.pollsIncomplete + (isComplete(context.poll) ? 0 : 1),
+      pollsIncomplete:
+        context.pollsIncomplete + (isComplete(context.poll, context.readings) ? 0 : 1),
     })),
     startPoll: assign({ poll: {}, index: 0 }),
     /** The server's own word for the close (say, ERR_SHUTTING_DOWN) explains it better than the socket can. */
@@ -298,10 +309,12 @@ export const clientMachine = setup({
     isResuming: ({ context }) => context.resuming,
     isConnectionError: ({ event }) =>
       event.type === 'RECEIVED' && event.message.type === 'error' && event.message.id === null,
-    hasMoreReadings: ({ context }) => context.index < READINGS.length,
+    hasMoreReadings: ({ context }) => context.index < context.readings.length,
     hasPolledEnough: ({ context }) => context.polls > 0 && context.pollsDone >= context.polls,
-    /** The service has never answered: the first check failed. */
-    neverConnected: ({ context }) => context.welcome === null,
+    /** A lost or refused connection ends the client: the service never answered, or it does not reconnect. */
+    givesUp: ({ context }) => context.welcome === null || !context.reconnect,
+    /** It tries later what is worth trying later (a one-shot query does not). */
+    reconnects: ({ context }) => context.reconnect,
     isRetryable: ({ context, event }) =>
       event.type === 'LINK_DOWN' &&
       RETRYABLE_CODES.includes(context.serverError?.code ?? event.code),
@@ -314,6 +327,8 @@ export const clientMachine = setup({
   id: 'client',
   context: ({ input }) => ({
     ...input,
+    readings: input.readings ?? READINGS,
+    reconnect: input.reconnect ?? true,
     welcome: null,
     index: 0,
     nextId: 1,
@@ -335,8 +350,12 @@ export const clientMachine = setup({
       on: {
         RECEIVED: { guard: 'isConnectionError', actions: 'recordServerError' },
         LINK_DOWN: [
-          { guard: 'isRetryable', target: 'reconnecting', actions: 'recordLinkDown' },
-          { guard: 'neverConnected', target: 'failed', actions: 'recordLinkDown' },
+          {
+            guard: and(['isRetryable', 'reconnects']),
+            target: 'reconnecting',
+            actions: 'recordLinkDown',
+          },
+          { guard: 'givesUp', target: 'failed', actions: 'recordLinkDown' },
           { target: 'reconnecting', actions: 'recordLinkDown' },
         ],
       },
@@ -348,7 +367,7 @@ export const clientMachine = setup({
             // minutes: the request timeout bounds it as it bounds a reply.
             requestTimeout: [
               {
-                guard: 'neverConnected',
+                guard: 'givesUp',
                 target: '#client.failed',
                 actions: 'recordConnectTimeout',
               },
@@ -362,7 +381,7 @@ export const clientMachine = setup({
             // No welcome in time: the first check has failed; a reconnect tries again later.
             requestTimeout: [
               {
-                guard: 'neverConnected',
+                guard: 'givesUp',
                 target: '#client.failed',
                 actions: 'recordGreetingTimeout',
               },
@@ -375,7 +394,7 @@ export const clientMachine = setup({
             // are the parent's.
             LINK_DOWN: [
               {
-                guard: and(['isGarbled', 'neverConnected']),
+                guard: and(['isGarbled', 'givesUp']),
                 target: '#client.failed',
                 actions: 'recordNotMeteoServer',
               },
@@ -411,7 +430,7 @@ export const clientMachine = setup({
                 ],
               },
               {
-                guard: 'isRetryableRefusal',
+                guard: and(['isRetryableRefusal', 'reconnects']),
                 target: '#client.reconnecting',
                 actions: 'recordRefusal',
               },

@@ -1,26 +1,33 @@
 /**
- * `npm run client -- [options]`: polls the station and prints the readings.
- * Thin: options in, client actors up, one readable line on any failure.
+ * `npm run client -- [options]` (or `meteo-client`): polls the station and
+ * prints the readings; `get READING...` asks once. Thin: options in, client
+ * actors up, one readable line on any failure.
  */
-import { CLIENT_OPTIONS, describeOptions } from '../../lib/config.js';
+import { CLIENT_OPTIONS, clientCommand, describeOptions } from '../../lib/config.js';
 import { describeError } from '../../lib/errors.js';
-import { runClient } from '../client.js';
+import { queryOnce, runClient } from '../client.js';
 import { relayHostFor } from '../inspect.js';
 import {
   armTestFault,
-  commandLine,
+  commandLineWithArgs,
   isBrokenPipe,
   lineSink,
   onEscapedFault,
   runProgram,
   startWatching,
+  USAGE_ERROR,
 } from './program.js';
 
 const USAGE = `Usage: npm run client -- [options]
+       npm run client -- get READING... [options]
 
 Connects to a meteo-actors server, checks it with the handshake, then polls
 minimum and maximum temperature, pressure and rainfall on a fixed period.
 Readings go to stdout; connection news and problems go to stderr.
+
+With get, asks once and prints each reading named, one a line, and exits:
+0 when it has them all, 1 otherwise. READING is min, max, pressure, rain
+(or minTemperature, maxTemperature, rainfall), or all.
 
 Options:
 ${describeOptions(CLIENT_OPTIONS)}`;
@@ -28,10 +35,18 @@ ${describeOptions(CLIENT_OPTIONS)}`;
 const PROGRAM = 'meteo-client';
 
 async function main(): Promise<number> {
-  const options = commandLine(PROGRAM, CLIENT_OPTIONS, USAGE);
-  if (typeof options === 'number') return options;
+  const line = commandLineWithArgs(PROGRAM, CLIENT_OPTIONS, USAGE);
+  if (typeof line === 'number') return line;
+  const { options, args } = line;
   // Nobody is left to tell when stderr itself fails: its lines are dropped.
   const news = lineSink(process.stderr);
+  let command: ReturnType<typeof clientCommand>;
+  try {
+    command = clientCommand(args, options.raw);
+  } catch (err) {
+    news.write(`${PROGRAM}: ${describeError(err)} (try --help)`);
+    return USAGE_ERROR;
+  }
   let stopClient = (): void => {};
   // Readings go to stdout. When its reader has gone (`| head`), the client
   // stops polling and exits 0, as Unix tools do; any other failure to write
@@ -48,7 +63,7 @@ async function main(): Promise<number> {
     news.write(`${PROGRAM}: ${what}: ${describeError(err)}`);
     process.exit(1);
   });
-  const { inspect, inspectPort, trace, ...settings } = options;
+  const { inspect, inspectPort, trace, raw, ...settings } = options;
   const watching = await startWatching(
     { program: 'client', inspect, inspectPort, host: relayHostFor(settings.host), trace },
     news,
@@ -56,15 +71,29 @@ async function main(): Promise<number> {
   if (typeof watching === 'number') return watching;
   const { observe, inspection } = watching;
   if (inspection) news.write(`inspector: open ${inspection.url} in a browser`);
-  const client = runClient(
-    { ...settings, ...(observe ? { inspect: observe } : {}) },
-    { out: readings.write, err: news.write },
-  );
-  stopClient = () => client.stop();
-  armTestFault(process.env);
-  process.once('SIGINT', stopClient);
-  process.once('SIGTERM', stopClient);
-  const code = await client.finished;
+  let code: number;
+  if (command.kind === 'get') {
+    code = await queryOnce(
+      {
+        ...settings,
+        readings: command.readings,
+        all: command.all,
+        raw,
+        ...(observe ? { inspect: observe } : {}),
+      },
+      { out: readings.write, err: (problem) => news.write(`${PROGRAM}: ${problem}`) },
+    );
+  } else {
+    const client = runClient(
+      { ...settings, ...(observe ? { inspect: observe } : {}) },
+      { out: readings.write, err: news.write },
+    );
+    stopClient = () => client.stop();
+    armTestFault(process.env);
+    process.once('SIGINT', stopClient);
+    process.once('SIGTERM', stopClient);
+    code = await client.finished;
+  }
   await inspection?.stop();
   if (readings.failure !== null) return isBrokenPipe(readings.failure) ? 0 : 1;
   return code;

@@ -14,6 +14,26 @@ import { createTracer } from '../trace.js';
 /** Exit status for a bad command line, as Unix programs use it. */
 export const USAGE_ERROR = 2;
 
+/** What a command line asks a program to do: run with these options and arguments. */
+export interface CommandLine<Table extends OptionTable> {
+  readonly options: ResolvedOptions<Table>;
+  /** The arguments that are not flags (a command). */
+  readonly args: readonly string[];
+}
+
+/**
+ * The options and arguments of this run, or the exit status to stop with
+ * when the command line asked for help or was bad (the line for the user is
+ * already written). For a program that takes arguments (a command).
+ */
+export function commandLineWithArgs<Table extends OptionTable>(
+  program: string,
+  table: Table,
+  usage: string,
+): CommandLine<Table> | number {
+  return resolveCommandLine(program, table, usage, true);
+}
+
 /**
  * The options of this run, or the exit status to stop with when the command
  * line asked for help or was bad (the line for the user is already written).
@@ -23,9 +43,19 @@ export function commandLine<Table extends OptionTable>(
   table: Table,
   usage: string,
 ): ResolvedOptions<Table> | number {
+  const resolved = resolveCommandLine(program, table, usage, false);
+  return typeof resolved === 'number' ? resolved : resolved.options;
+}
+
+function resolveCommandLine<Table extends OptionTable>(
+  program: string,
+  table: Table,
+  usage: string,
+  takesArgs: boolean,
+): CommandLine<Table> | number {
   try {
-    const resolution = resolveOptions(table, process.argv.slice(2), process.env);
-    if (!resolution.help) return resolution.options;
+    const resolution = resolveOptions(table, process.argv.slice(2), process.env, takesArgs);
+    if (!resolution.help) return { options: resolution.options, args: resolution.args };
     process.stdout.write(`${usage}\n`);
     return 0;
   } catch (err) {

@@ -278,6 +278,74 @@ describe('integration: the command-line programs', function () {
     }
   });
 
+  describe('get, a one-shot query', () => {
+    it('`get pressure` prints the pressure with its unit and exits 0', async () => {
+      const server = await serverProcess();
+      const result = await run(process.execPath, [
+        CLIENT,
+        'get',
+        'pressure',
+        '--port',
+        String(server.port),
+      ]);
+      expect(result.code, result.stderr).to.equal(0);
+      expect(result.stdout).to.match(/^pressure \d+\.\d hPa\n$/);
+      expect(result.stderr).to.equal('');
+    });
+
+    it('`get all --raw` prints the four numbers alone, one a line, for scripts', async () => {
+      const server = await serverProcess();
+      const result = await run(process.execPath, [
+        CLIENT,
+        '--port',
+        String(server.port),
+        'get',
+        'all',
+        '--raw',
+      ]);
+      expect(result.code, result.stderr).to.equal(0);
+      const lines = result.stdout.trimEnd().split('\n');
+      expect(lines).to.have.length(4);
+      for (const line of lines) expect(Number.isFinite(Number(line)), line).to.equal(true);
+    });
+
+    it('exits 1 with a coded line for a reading the station does not have, but 0 for `get all`', async () => {
+      const server = await startServerProcess(
+        '--threads',
+        '1',
+        '--source',
+        'replay:seattle',
+        '--speed',
+        '1440',
+      );
+      servers.push(server);
+      const port = String(server.port);
+      const pressure = await run(process.execPath, [CLIENT, 'get', 'pressure', '--port', port]);
+      expect(pressure.code).to.equal(1);
+      expect(pressure.stderr.trim().split('\n')).to.have.length(1);
+      expect(pressure.stderr).to.match(/^meteo-client: ERR_READING_UNAVAILABLE: pressure: /);
+      const all = await run(process.execPath, [CLIENT, 'get', 'all', '--port', port]);
+      expect(all.code, all.stderr).to.equal(0);
+      expect(all.stdout).to.include('pressure — (ERR_READING_UNAVAILABLE)');
+    });
+
+    it('exits 1 with one coded line when no server answers, and 2 for a reading it does not know', async () => {
+      const refused = await run(process.execPath, [
+        CLIENT,
+        'get',
+        'pressure',
+        '--port',
+        String(await freedPort()),
+      ]);
+      expect(refused.code).to.equal(1);
+      expect(refused.stderr.trim().split('\n')).to.have.length(1);
+      expect(refused.stderr).to.match(/^meteo-client: ERR_CONNECT_FAILED: /);
+      const unknown = await run(process.execPath, [CLIENT, 'get', 'humidity']);
+      expect(unknown.code).to.equal(2);
+      expect(unknown.stderr).to.match(/^meteo-client: ERR_BAD_VALUE: /);
+    });
+  });
+
   it('shows its options with --help and exits 0', async () => {
     const result = await run(process.execPath, [SERVER_PROGRAM, '--help']);
     expect(result.code).to.equal(0);

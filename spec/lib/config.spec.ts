@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import {
   CLIENT_OPTIONS,
+  clientCommand,
   DEFAULT_POLL_INTERVAL_MS,
   DEFAULT_PORT,
   describeOptions,
@@ -68,6 +69,7 @@ describe('lib/config', () => {
         units: 'metric',
         requestTimeoutMs: 5_000,
         json: false,
+        raw: false,
         inspect: false,
         inspectPort: 8_080,
         inspectConnections: 8,
@@ -306,6 +308,60 @@ describe('lib/config', () => {
       const err = refusal(CLIENT_OPTIONS, [], { METEO_HOST: '   ' });
       expect(err.code).to.equal('ERR_BAD_VALUE');
       expect(err.message).to.include('METEO_HOST');
+    });
+  });
+
+  describe('clientCommand', () => {
+    it('polls when there is no command', () => {
+      expect(clientCommand([], false)).to.deep.equal({ kind: 'poll' });
+    });
+
+    it('takes get with readings by the wire’s names or the poll line’s, in the order given, once each', () => {
+      expect(clientCommand(['get', 'pressure', 'min', 'rainfall', 'min'], false)).to.deep.equal({
+        kind: 'get',
+        readings: ['pressure', 'minTemperature', 'rainfall'],
+        all: false,
+      });
+    });
+
+    it('takes get all as the four readings, and says it is all', () => {
+      expect(clientCommand(['get', 'all'], true)).to.deep.equal({
+        kind: 'get',
+        readings: ['minTemperature', 'maxTemperature', 'pressure', 'rainfall'],
+        all: true,
+      });
+    });
+
+    it('finds the command among the flags, as a user types it', () => {
+      const resolution = resolveOptions(
+        CLIENT_OPTIONS,
+        ['--port', '7300', 'get', 'pressure', '--raw'],
+        {},
+        true,
+      );
+      if (resolution.help) expect.fail('expected options');
+      expect(resolution.args).to.deep.equal(['get', 'pressure']);
+      expect(resolution.options).to.include({ port: 7300, raw: true });
+    });
+
+    const refused: readonly [string, string[], boolean, string][] = [
+      ['get without a reading', ['get'], false, 'ERR_BAD_FLAG'],
+      ['another command', ['set', 'pressure'], false, 'ERR_BAD_FLAG'],
+      ['--raw without get', [], true, 'ERR_BAD_FLAG'],
+      ['a reading it does not know', ['get', 'humidity'], false, 'ERR_BAD_VALUE'],
+      ['a prototype key for a reading', ['get', 'toString'], false, 'ERR_BAD_VALUE'],
+      ['all beside other readings', ['get', 'all', 'min'], false, 'ERR_BAD_VALUE'],
+    ];
+    for (const [what, args, raw, code] of refused) {
+      it(`refuses ${what} with ${code}`, () => {
+        expect(() => clientCommand(args, raw))
+          .to.throw(MeteoError)
+          .with.property('code', code);
+      });
+    }
+
+    it('still refuses an argument that is not a flag in a program that takes none', () => {
+      expect(refusal(SERVER_OPTIONS, ['get']).code).to.equal('ERR_BAD_FLAG');
     });
   });
 

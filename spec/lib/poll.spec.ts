@@ -1,9 +1,11 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import {
+  formatAnswer,
   formatPollJson,
   formatPollProblems,
   formatPollText,
+  formatRawAnswer,
   formatUnavailable,
   formatWelcome,
   isComplete,
@@ -226,6 +228,32 @@ describe('lib/poll', () => {
         maxTemperature: replyFor('maxTemperature', -3),
       });
       expect(text).to.include('max -3.0 °C');
+    });
+  });
+
+  describe('formatAnswer and formatRawAnswer (get)', () => {
+    it('shows one reading with its unit, or a dash and the code; the raw form, the number or -', () => {
+      expect(formatAnswer('pressure', COMPLETE.pressure)).to.equal('pressure 1013.2 hPa');
+      expect(formatAnswer('pressure', UNAVAILABLE)).to.equal(
+        'pressure — (ERR_READING_UNAVAILABLE)',
+      );
+      expect(formatRawAnswer(COMPLETE.pressure)).to.equal('1013.2');
+      expect(formatRawAnswer(COMPLETE.pressure, 'us')).to.equal('29.92');
+      expect(formatRawAnswer(FAILED)).to.equal('-');
+    });
+
+    it('gives a JSON line only the readings asked for, in the usual order', () => {
+      const json = JSON.parse(
+        formatPollJson(1, COMPLETE, T0, ABOUT, ['rainfall', 'minTemperature']),
+      );
+      expect(Object.keys(json)).to.deep.equal([
+        'connection',
+        'station',
+        'time',
+        'minTemperature',
+        'rainfall',
+        'units',
+      ]);
     });
   });
 

@@ -142,6 +142,36 @@ describe('machines/clientMachine', () => {
     for (const started of running.splice(0)) started.stop();
   });
 
+  describe('a one-shot query (get): some readings, no reconnect', () => {
+    it('asks for the readings it is given, in that order, and is done after one poll', async () => {
+      start({ readings: ['pressure', 'minTemperature'], polls: 1, reconnect: false });
+      connect();
+      answer('pressure');
+      answer('minTemperature');
+      await toPromise(actor);
+      expect(value()).to.equal('done');
+      expect(Object.keys(polls[0] ?? {})).to.deep.equal(['pressure', 'minTemperature']);
+      expect(context()).to.include({ pollsDone: 1, pollsIncomplete: 0 });
+    });
+
+    it('gives up, rather than reconnecting, when the connection is lost after the welcome', () => {
+      start({ readings: ['pressure'], polls: 1, reconnect: false });
+      connect();
+      linkDown('ERR_CONNECTION_LOST');
+      expect(value()).to.equal('failed');
+      expect(failures.map((problem) => problem.code)).to.deep.equal(['ERR_CONNECTION_LOST']);
+      expect(disconnects).to.deep.equal([]);
+    });
+
+    it('gives up when the server is full, rather than trying again later', () => {
+      start({ readings: ['pressure'], polls: 1, reconnect: false });
+      server().sendBack({ type: 'LINK_UP' });
+      receive(errorFromServer(null, 'ERR_TOO_MANY_CONNECTIONS'));
+      expect(value()).to.equal('failed');
+      expect(failures.map((problem) => problem.code)).to.deep.equal(['ERR_TOO_MANY_CONNECTIONS']);
+    });
+  });
+
   describe('polling one station of several', () => {
     const OTHER = { ...WELCOME.station, id: 'other', name: 'Other' };
 
