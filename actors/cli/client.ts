@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * `npm run client -- [options]` (or `meteo-client`): polls the station and
  * prints the readings; `get READING...` asks once. Thin: options in, client

@@ -1,5 +1,6 @@
+#!/usr/bin/env node
 /**
- * `npm start -- [options]`: the weather-station server. Thin: options in,
+ * `npm start -- [options]` (or `meteo-server`): the weather-station server. Thin: options in,
  * server up, signals handled, one readable line on any failure.
  */
 import { readFileSync } from 'node:fs';

@@ -3,7 +3,7 @@
  * exact commands the README shows.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -344,6 +344,20 @@ describe('integration: the command-line programs', function () {
       expect(unknown.code).to.equal(2);
       expect(unknown.stderr).to.match(/^meteo-client: ERR_BAD_VALUE: /);
     });
+  });
+
+  it('installs as meteo-server and meteo-client: `npx meteo-client --help` runs the built program', async () => {
+    const { bin } = JSON.parse(readFileSync('package.json', 'utf8')) as {
+      bin: Record<string, string>;
+    };
+    expect(bin).to.deep.equal({ 'meteo-server': SERVER_PROGRAM, 'meteo-client': CLIENT });
+    for (const path of Object.values(bin))
+      expect(readFileSync(path, 'utf8').split('\n')[0], path).to.equal('#!/usr/bin/env node');
+    for (const command of Object.keys(bin)) {
+      const result = await run('npx', ['--no-install', command, '--help']);
+      expect(result.code, `${command}: ${result.stderr}`).to.equal(0);
+      expect(result.stdout).to.match(/^Usage: /);
+    }
   });
 
   it('shows its options with --help and exits 0', async () => {
