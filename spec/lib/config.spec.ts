@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { expect } from 'chai';
 import {
   CLIENT_OPTIONS,
@@ -363,6 +365,36 @@ describe('lib/config', () => {
     it('still refuses an argument that is not a flag in a program that takes none', () => {
       expect(refusal(SERVER_OPTIONS, ['get']).code).to.equal('ERR_BAD_FLAG');
     });
+  });
+
+  describe('the README', () => {
+    // mocha runs from the repository root, so the README is found from there.
+    const readme = readFileSync(join(process.cwd(), 'README.md'), 'utf8');
+
+    /** The flags in the first column of the tables of the README's section that starts with `heading`. */
+    function flagsInSection(heading: string): string[] {
+      const start = readme.indexOf(`\n${heading}\n`);
+      expect(start, heading).to.be.above(-1);
+      const next = readme.indexOf('\n## ', start + heading.length + 1);
+      return readme
+        .slice(start, next < 0 ? undefined : next)
+        .split('\n')
+        .map((line) => /^\|\s*`(--[a-z-]+)`\s*\|/.exec(line)?.[1])
+        .filter((flag): flag is string => flag !== undefined);
+    }
+
+    // Issue #16: --metrics-port, --log-level and --inspect* were missing.
+    for (const [heading, table] of [
+      ['## The client', CLIENT_OPTIONS],
+      ['## The server', SERVER_OPTIONS],
+    ] as const) {
+      it(`lists every flag of --help in the table of "${heading}", once`, () => {
+        const listed = flagsInSection(heading);
+        const flags = Object.values(table as OptionTable).map((spec) => `--${spec.flag}`);
+        expect(flags.filter((flag) => !listed.includes(flag))).to.deep.equal([]);
+        expect(listed.filter((flag, i) => listed.indexOf(flag) !== i)).to.deep.equal([]);
+      });
+    }
   });
 
   describe('describeOptions', () => {
