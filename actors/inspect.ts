@@ -30,7 +30,7 @@
  * `inspect` option, so XState sends them no inspection events at all.
  */
 import { createServer as createHttpServer, request as httpRequest, type Server } from 'node:http';
-import { networkInterfaces } from 'node:os';
+import { hostname, networkInterfaces } from 'node:os';
 import { createInspector } from '@statelyai/inspect';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { AnyActorRef, InspectionEvent, MachineContext, Observer } from 'xstate';
@@ -89,12 +89,13 @@ function authority(host: string, port: number): string {
 /**
  * The `host:port`s under which the relay's own page is loaded: loopback by
  * name and by address, the address it listens on, and, when it listens on
- * every interface, each of the machine's addresses. A WebSocket whose Origin
+ * every interface, the machine's name and each of its addresses. A WebSocket whose Origin
  * is not one of these comes from another site's page (issue #16 item 5).
  */
 export function relayAuthorities(host: string, port: number): ReadonlySet<string> {
   const hosts = new Set(['localhost', '127.0.0.1', '::1']);
   if (isWildcard(host)) {
+    hosts.add(hostname());
     for (const addresses of Object.values(networkInterfaces()))
       for (const address of addresses ?? []) hosts.add(address.address);
   } else {

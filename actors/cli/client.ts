@@ -15,9 +15,9 @@ import {
   lineSink,
   onEscapedFault,
   runProgram,
-  startWatching,
   USAGE_ERROR,
 } from './program.js';
+import { startWatching } from './watch.js';
 
 const USAGE = `Usage: npm run client -- [options]
        npm run client -- get READING... [options]

@@ -1,15 +1,13 @@
 /**
  * What every meteo-actors program does the same way: read its command line
  * against its option table (one readable line and status 2 for a bad one,
- * the usage and status 0 for --help), and turn the outcome of its main into
- * an exit status, never a stack trace for the user.
+ * the usage and status 0 for --help), write its lines to standard streams
+ * that may fail, end on a fault that escaped every handler, and turn the
+ * outcome of its main into an exit status, never a stack trace for the user.
  */
 import { pathToFileURL } from 'node:url';
 import { type OptionTable, type ResolvedOptions, resolveOptions } from '../../lib/config.js';
 import { describeError } from '../../lib/errors.js';
-import { type Inspection, startInspection } from '../inspect.js';
-import { combineObservers, type ObserverFactory, type Program } from '../observe.js';
-import { createTracer } from '../trace.js';
 
 /** Exit status for a bad command line, as Unix programs use it. */
 export const USAGE_ERROR = 2;
@@ -172,63 +170,6 @@ export function armTestFault(env: Readonly<Record<string, string | undefined>>):
     if (fault === 'uncaught-exception') throw err;
     void Promise.reject(err);
   });
-}
-
-/** How a program is asked to show its actors (README, "Watch it run"). */
-export interface WatchChoice {
-  readonly program: Program;
-  /** `--inspect`: send them to the Stately inspector through the relay on `host:inspectPort`. */
-  readonly inspect: boolean;
-  readonly inspectPort: number;
-  readonly host: string;
-  /** `--trace`: print their state changes on stderr, in colour on a terminal. */
-  readonly trace: boolean;
-}
-
-export interface Watching {
-  /** What to pass as the actors' `inspect` setting; undefined when nothing watches them. */
-  readonly observe: ObserverFactory | undefined;
-  readonly inspection: Inspection | undefined;
-}
-
-/**
- * Starts what `choice` asks for, the inspection, the trace (its lines to
- * `stderr`), or both, as one observer factory. Or, when the inspection
- * cannot start (ERR_ADDRESS_IN_USE, ERR_LISTEN_FAILED), writes one line and
- * returns the exit status to stop with, as commandLine does.
- */
-export async function startWatching(
-  choice: WatchChoice,
-  stderr: LineSink,
-): Promise<Watching | number> {
-  let inspection: Inspection | undefined;
-  try {
-    inspection = choice.inspect
-      ? await startInspection({
-          port: choice.inspectPort,
-          host: choice.host,
-          program: choice.program,
-        })
-      : undefined;
-  } catch (err) {
-    stderr.write(`meteo-${choice.program}: ${describeError(err)}`);
-    return 1;
-  }
-  const factories: ObserverFactory[] = [];
-  if (inspection) factories.push((name) => inspection.observer(name));
-  if (choice.trace) {
-    const color = wantsColor(process.stderr);
-    factories.push(createTracer({ program: choice.program, color, write: stderr.write }));
-  }
-  return {
-    observe: factories.length === 0 ? undefined : combineObservers(...factories),
-    inspection,
-  };
-}
-
-/** Colour on a terminal, unless NO_COLOR (no-color.org) says otherwise. */
-export function wantsColor(stream: NodeJS.WriteStream): boolean {
-  return stream.isTTY === true && !process.env['NO_COLOR'];
 }
 
 /**

@@ -19,9 +19,9 @@ import {
   onEscapedFault,
   runProgram,
   settleWithin,
-  startWatching,
   USAGE_ERROR,
 } from './program.js';
+import { startWatching } from './watch.js';
 
 const USAGE = `Usage: npm start -- [options]
 
