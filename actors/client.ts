@@ -1,7 +1,9 @@
 /**
  * The polling client: one client actor per connection, each on its own
- * socket, all printing through one printer. machines/clientMachine.ts decides
- * what happens; this file opens the sockets and writes the lines.
+ * socket, all printing through one printer (runClient); and the one-shot
+ * query, one client actor that asks once and does not reconnect
+ * (queryOnce, `meteo-client get`). machines/clientMachine.ts decides what
+ * happens; this file opens the sockets and writes the lines.
  */
 import { connect } from 'node:net';
 import { type Actor, createActor, fromCallback, toPromise } from 'xstate';

@@ -1,6 +1,6 @@
 /** What one poll of the four readings gave, and how the client prints it. Pure. */
 import { READINGS, type Reading, type ReadingReply, type Units, type Welcome } from './protocol.js';
-import { formatDisplay, formatNumber, toDisplay, type UnitSystem } from './units.js';
+import { formatNumber, formatValue, toDisplay, type UnitSystem } from './units.js';
 
 /** Why something did not work: a code from docs/errors.md and a message. */
 export interface Problem {
@@ -72,8 +72,7 @@ export function formatAnswer(
   answer: ReadingReply | Problem | undefined,
   units: UnitSystem = 'metric',
 ): string {
-  if (isReply(answer))
-    return `${LABELS[reading]} ${formatDisplay(toDisplay(answer.value, answer.unit, units))}`;
+  if (isReply(answer)) return `${LABELS[reading]} ${formatValue(answer.value, answer.unit, units)}`;
   return `${LABELS[reading]} — (${answer?.code ?? 'ERR_PROTOCOL'})`;
 }
 
