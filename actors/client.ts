@@ -1,24 +1,40 @@
 /**
  * The polling client: one client actor per connection, each on its own
- * socket, all printing through one printer. machines/clientMachine.ts decides
- * what happens; this file opens the sockets and writes the lines.
+ * socket, all printing through one printer (runClient); and the one-shot
+ * query, one client actor that asks once and does not reconnect
+ * (queryOnce, `meteo-client get`). machines/clientMachine.ts decides what
+ * happens; this file opens the sockets and writes the lines.
  */
 import { connect } from 'node:net';
-import {
-  type Actor,
-  createActor,
-  fromCallback,
-  type InspectionEvent,
-  type Observer,
-  toPromise,
-} from 'xstate';
+import { type Actor, createActor, fromCallback, toPromise } from 'xstate';
 import { CLIENT_OPTIONS, defaultsOf } from '../lib/config.js';
 import { describeError } from '../lib/errors.js';
 import { FrameDecoder, MAX_REPLY_FRAME_BYTES } from '../lib/framing.js';
-import { formatPollJson, formatPollProblems, formatPollText, formatWelcome } from '../lib/poll.js';
-import { decodeServerMessage, encodeMessage } from '../lib/protocol.js';
+import {
+  formatAnswer,
+  formatPollJson,
+  formatPollProblems,
+  formatPollText,
+  formatRawAnswer,
+  formatUnavailable,
+  formatWelcome,
+  isReply,
+  isUnavailable,
+  type PollAbout,
+  type PollResult,
+  type Problem,
+  unavailableReadings,
+} from '../lib/poll.js';
+import { decodeServerMessage, encodeMessage, type Reading, UNITS } from '../lib/protocol.js';
 import { isUnitSystem, type UnitSystem } from '../lib/units.js';
-import { type ClientEvent, clientMachine, type LinkCommand } from '../machines/clientMachine.js';
+import {
+  type ClientContext,
+  type ClientEvent,
+  type ClientInput,
+  clientMachine,
+  type LinkCommand,
+} from '../machines/clientMachine.js';
+import type { ObserverFactory } from './observe.js';
 
 /** First reconnect delay, and the most it grows to. */
 export const DEFAULT_RECONNECT_INITIAL_MS = 500;
@@ -41,7 +57,12 @@ export interface ClientSettings {
   readonly requestTimeoutMs?: number;
   readonly reconnectInitialMs?: number;
   readonly reconnectMaxMs?: number;
-  readonly inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+  /**
+   * Watches the client actors (the inspector, the trace): called once per
+   * inspected actor with its name, `connection.N`. Each client actor is the
+   * root of its own actor system.
+   */
+  readonly inspect?: ObserverFactory;
   /** How many client actors (the first ones) the inspector gets. */
   readonly inspectConnections?: number;
 }
@@ -99,11 +120,11 @@ function serverLink(host: string, port: number) {
         try {
           send({ type: 'RECEIVED', message: decodeServerMessage(frame) });
         } catch (err) {
-          goDown('ERR_PROTOCOL', describeError(err));
+          goDown('ERR_PROTOCOL', `${host}:${port}: ${describeError(err)}`);
           return;
         }
       }
-      if (error) goDown(error.code, error.message);
+      if (error) goDown(error.code, `${host}:${port}: ${error.message}`);
     });
     socket.on('error', (err: NodeJS.ErrnoException) => {
       if (connected) goDown('ERR_CONNECTION_LOST', `${host}:${port}: ${socketProblem(err)}`);
@@ -122,9 +143,44 @@ function serverLink(host: string, port: number) {
   });
 }
 
+/** What a JSON line says of the poll of a client actor: its station, and the wire's units. */
+function aboutPoll(context: ClientContext): PollAbout {
+  return {
+    station: context.station ?? context.welcome?.station.id ?? '',
+    units: context.welcome?.units ?? UNITS,
+  };
+}
+
+/** The input of client actor number `connection` (from 1). */
+function clientInput(
+  settings: Pick<ClientSettings, 'pollIntervalMs' | 'count' | 'requestTimeoutMs' | 'station'> &
+    Pick<ClientSettings, 'reconnectInitialMs' | 'reconnectMaxMs'>,
+  connection: number,
+  jitterSeed: number,
+): ClientInput {
+  return {
+    connection,
+    pollIntervalMs: settings.pollIntervalMs,
+    polls: settings.count,
+    requestTimeoutMs: settings.requestTimeoutMs ?? CLIENT_DEFAULTS.requestTimeoutMs,
+    reconnectInitialMs: settings.reconnectInitialMs ?? DEFAULT_RECONNECT_INITIAL_MS,
+    reconnectMaxMs: settings.reconnectMaxMs ?? DEFAULT_RECONNECT_MAX_MS,
+    jitterSeed,
+    station: settings.station ? settings.station : null,
+  };
+}
+
+function unitSystem(units: string | undefined): UnitSystem {
+  return isUnitSystem(units) ? units : 'metric';
+}
+
 /** Starts `connections` client actors and prints what they see. */
 export function runClient(settings: ClientSettings, output: ClientOutput): RunningClient {
-  const units: UnitSystem = isUnitSystem(settings.units) ? settings.units : 'metric';
+  const units = unitSystem(settings.units);
+  // Readings a station's source does not have, already said (connection and reading).
+  const toldUnavailable = new Set<string>();
+  // Connections that have said their server closes idle connections.
+  const toldIdleClose = new Set<number>();
   const logic = clientMachine.provide({
     actors: { serverLink: serverLink(settings.host, settings.port) },
     actions: {
@@ -133,16 +189,30 @@ export function runClient(settings: ClientSettings, output: ClientOutput): Runni
       reportPoll: ({ context }, { poll }) => {
         output.out(
           settings.json
-            ? formatPollJson(context.connection, poll, new Date())
+            ? formatPollJson(context.connection, poll, new Date(), aboutPoll(context))
             : formatPollText(context.connection, poll, units),
         );
         const problems = formatPollProblems(context.connection, poll);
         if (problems) output.err(problems);
+        for (const reading of unavailableReadings(poll)) {
+          const told = `${context.connection} ${reading}`;
+          if (toldUnavailable.has(told)) continue;
+          toldUnavailable.add(told);
+          output.err(formatUnavailable(context.connection, reading, poll));
+        }
       },
       reportDisconnected: ({ context }, { problem, retryInMs }) =>
         output.err(
           `[${context.connection}] disconnected: ${problem.code}: ${problem.message}; reconnecting in ${(retryInMs / 1000).toFixed(1)} s`,
         ),
+      reportIdleClose: ({ context }, { problem }) => {
+        // Said once: with a poll period past the server's idle timeout, it happens at every poll.
+        if (toldIdleClose.has(context.connection)) return;
+        toldIdleClose.add(context.connection);
+        output.err(
+          `[${context.connection}] the server closed the idle connection (${problem.code}: ${problem.message}); it is opened again when a poll is due`,
+        );
+      },
       reportFailure: ({ context }, { problem }) =>
         output.err(`[${context.connection}] ${problem.code}: ${problem.message}`),
     },
@@ -151,20 +221,11 @@ export function runClient(settings: ClientSettings, output: ClientOutput): Runni
   const runSeed = (Date.now() ^ (process.pid << 16)) >>> 0;
   const actors = Array.from({ length: settings.connections }, (_, i) =>
     createActor(logic, {
-      id: `client#${i + 1}`,
-      input: {
-        connection: i + 1,
-        pollIntervalMs: settings.pollIntervalMs,
-        polls: settings.count,
-        requestTimeoutMs: settings.requestTimeoutMs ?? CLIENT_DEFAULTS.requestTimeoutMs,
-        reconnectInitialMs: settings.reconnectInitialMs ?? DEFAULT_RECONNECT_INITIAL_MS,
-        reconnectMaxMs: settings.reconnectMaxMs ?? DEFAULT_RECONNECT_MAX_MS,
-        jitterSeed: runSeed,
-        station: settings.station ? settings.station : null,
-      },
+      id: `connection.${i + 1}`,
+      input: clientInput(settings, i + 1, runSeed),
       ...(settings.inspect &&
       i < (settings.inspectConnections ?? CLIENT_DEFAULTS.inspectConnections)
-        ? { inspect: settings.inspect }
+        ? { inspect: settings.inspect(`connection.${i + 1}`) }
         : {}),
     }),
   );
@@ -189,4 +250,91 @@ export function runClient(settings: ClientSettings, output: ClientOutput): Runni
       for (const actor of actors) actor.send({ type: 'STOP' });
     },
   };
+}
+
+/** What a one-shot query (`meteo-client get`) asks for. */
+export interface QuerySettings {
+  readonly host: string;
+  readonly port: number;
+  /** The station to read, by id; the server's default when absent or empty. */
+  readonly station?: string;
+  readonly units?: string;
+  readonly requestTimeoutMs?: number;
+  /** The readings to get, in the order to print them. */
+  readonly readings: readonly Reading[];
+  /** `get all`: a reading the station's source does not have is no failure. */
+  readonly all: boolean;
+  /** One JSON object (the poll line's, with these readings) rather than a line per reading. */
+  readonly json: boolean;
+  /** The numbers alone, one a line (`-` for one without a value). */
+  readonly raw: boolean;
+  /** Watches the one client actor, `connection.1` (the trace, the inspector). */
+  readonly inspect?: ObserverFactory;
+}
+
+/**
+ * Asks once for `settings.readings`, on one connection that does not
+ * reconnect, and prints them: a line per reading asked, in order, to `out`,
+ * and each failure as one coded line (`CODE: reading: message`) to `err`.
+ * Resolves with the exit status: 0 when every reading asked for has a value
+ * (with `all`, every reading the station's source has), 1 otherwise.
+ */
+export async function queryOnce(settings: QuerySettings, output: ClientOutput): Promise<number> {
+  const units = unitSystem(settings.units);
+  let failure: Problem | undefined;
+  let result: { poll: PollResult; about: PollAbout } | undefined;
+  const logic = clientMachine.provide({
+    actors: { serverLink: serverLink(settings.host, settings.port) },
+    actions: {
+      announceWelcome: () => {},
+      reportPoll: ({ context }, { poll }) => {
+        result = { poll, about: aboutPoll(context) };
+      },
+      // It does not reconnect: these cannot happen.
+      reportDisconnected: () => {},
+      reportIdleClose: () => {},
+      reportFailure: (_, { problem }) => {
+        failure = problem;
+      },
+    },
+  });
+  const actor = createActor(logic, {
+    id: 'connection.1',
+    input: {
+      ...clientInput(
+        { ...settings, pollIntervalMs: CLIENT_DEFAULTS.pollIntervalMs, count: 1 },
+        1,
+        0,
+      ),
+      readings: settings.readings,
+      reconnect: false,
+    },
+    ...(settings.inspect ? { inspect: settings.inspect('connection.1') } : {}),
+  });
+  actor.start();
+  await toPromise(actor);
+  if (result === undefined) {
+    const problem = failure ?? { code: 'ERR_CONNECTION_LOST', message: 'no answer' };
+    output.err(`${problem.code}: ${problem.message}`);
+    return 1;
+  }
+  const { poll, about } = result;
+  if (settings.json) {
+    output.out(formatPollJson(1, poll, new Date(), about, settings.readings));
+  } else {
+    for (const reading of settings.readings)
+      output.out(
+        settings.raw
+          ? formatRawAnswer(poll[reading], units)
+          : formatAnswer(reading, poll[reading], units),
+      );
+  }
+  let status = 0;
+  for (const reading of settings.readings) {
+    const answer = poll[reading];
+    if (isReply(answer) || (settings.all && isUnavailable(answer))) continue;
+    output.err(`${answer?.code ?? 'ERR_PROTOCOL'}: ${reading}: ${answer?.message ?? 'no answer'}`);
+    status = 1;
+  }
+  return status;
 }

@@ -1,41 +1,340 @@
 /**
- * Live inspection of the actors in the XState (Stately) inspector, through
- * @statelyai/inspect's Node support: a relay server (HTTP page + WebSocket)
- * that a browser opens, and a WebSocket inspector that sends it every
- * inspected actor's events and snapshots.
+ * Live inspection of the actors in the Stately (XState) inspector. A relay,
+ * an HTTP page and a WebSocket server, carries inspection events from the
+ * programs to the page a browser opens; the page embeds the Stately
+ * inspector and posts the events to it. The first program to start runs the
+ * relay; a second one on the same port joins it, so the page shows the
+ * server and the client side by side.
  *
- * Only the actors handed `observer` are inspected: the others carry no
- * `inspect` option, so XState sends them no inspection events at all, and
- * the request path does no inspection work.
+ * @statelyai/inspect 0.7.2 has both parts (`createInspectorServer`,
+ * `createWebSocketInspector`), and neither is used, for four faults of theirs
+ * (issue #16 items 2, 3 and 5):
+ * - its relay listens on every interface (no host option) and takes a
+ *   WebSocket from any page of any site (no Origin check): anyone on the
+ *   network, or any page the user has open, could read every actor's
+ *   context;
+ * - its relay's `stop()` closes neither the browser's socket nor the
+ *   programs', so a server that has stopped stays alive while a page is open;
+ * - its WebSocket inspector, on a socket error, waits 5 s in a timer that
+ *   `stop()` cannot cancel and then connects again, for ever: a program that
+ *   has finished stays alive, and reconnects to a relay it no longer wants
+ *   (`WebSocketAdapter.start`, src/webSocket.ts of statelyai/inspect 0.7.2;
+ *   no issue about it could be found in statelyai/inspect's tracker when
+ *   this was written, so it is reported in the README's "Watch it run");
+ * - its relay answers every path with its page, so a program cannot tell it
+ *   from any other web server on the port.
+ * What is kept is its converter from XState's inspection events to the
+ * Stately inspector's (`createInspector`, given an adapter of ours).
+ *
+ * Only the actors handed an observer are inspected: the others carry no
+ * `inspect` option, so XState sends them no inspection events at all.
  */
-import { connect } from 'node:net';
-import { createWebSocketInspector } from '@statelyai/inspect';
-import { createInspectorServer } from '@statelyai/inspect/server';
-import type { InspectionEvent, MachineContext, Observer } from 'xstate';
+import { createServer as createHttpServer, request as httpRequest, type Server } from 'node:http';
+import { hostname, networkInterfaces } from 'node:os';
+import { createInspector } from '@statelyai/inspect';
+import WebSocket, { WebSocketServer } from 'ws';
+import type { AnyActorRef, InspectionEvent, MachineContext, Observer } from 'xstate';
+import { describeError, MeteoError } from '../lib/errors.js';
+import { actorPath, type Program } from './observe.js';
 
 /** The relay's port unless told otherwise (the package's own default). */
 export const DEFAULT_INSPECT_PORT = 8080;
 
+/** The path at which a relay of ours says what it is, so a joining program can tell it from a stranger. */
+export const RELAY_IDENTITY_PATH = '/meteo-actors-relay';
+const RELAY_IDENTITY = 'meteo-actors inspector relay';
+
+/** Events kept for a page that opens late, and for a relay not yet reached. */
+const BUFFERED_EVENTS = 200;
+/** How long a relay's identity may take to answer before the port is taken to be someone else's. */
+const IDENTITY_TIMEOUT_MS = 2_000;
+/** Wait before a program connects again to a relay that went away. */
+const RECONNECT_MS = 1_000;
+
+export interface InspectionOptions {
+  /** The relay's port; 0 lets the system choose one (specs only: a second program could not find it). */
+  readonly port: number;
+  /** The address the relay listens on: the program's `--host`, loopback by default. */
+  readonly host: string;
+  /** Which program this is: the first part of each of its actors' names. */
+  readonly program: Program;
+}
+
 export interface Inspection {
   /** The page to open in a browser. */
   readonly url: string;
-  /** Give this as `inspect` to the actors to be watched. */
-  readonly observer: Observer<InspectionEvent>;
   /** True when this process started the relay; false when it joined one another process runs. */
   readonly startedRelay: boolean;
-  stop(): void;
+  /**
+   * An observer to pass as `inspect` to createActor for one ROOT actor: every
+   * actor of that root's system appears in the Stately inspector as
+   * `${program}/${name}` (the root) and `${program}/${name}/${childId}` (its
+   * invoked/spawned children), so several systems in one program, and the
+   * server and client together, never share a sessionId.
+   */
+  observer(name: string): Observer<InspectionEvent>;
+  /** Closes the relay (with every socket on it) or leaves it, and cancels any reconnect; resolves once all is closed. */
+  stop(): Promise<void>;
 }
 
-/** Whether something already listens on this loopback port (a relay another meteo process started). */
-function isListening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe = connect({ host: '127.0.0.1', port });
-    probe.once('connect', () => {
-      probe.destroy();
-      resolve(true);
+function isWildcard(host: string): boolean {
+  return host === '0.0.0.0' || host === '::' || host === '';
+}
+
+/** `host:port` as a URL writes it (an IPv6 address in brackets). */
+function authority(host: string, port: number): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/**
+ * The `host:port`s under which the relay's own page is loaded: loopback by
+ * name and by address, the address it listens on, and, when it listens on
+ * every interface, the machine's name and each of its addresses. A WebSocket whose Origin
+ * is not one of these comes from another site's page (issue #16 item 5).
+ */
+export function relayAuthorities(host: string, port: number): ReadonlySet<string> {
+  const hosts = new Set(['localhost', '127.0.0.1', '::1']);
+  if (isWildcard(host)) {
+    hosts.add(hostname());
+    for (const addresses of Object.values(networkInterfaces()))
+      for (const address of addresses ?? []) hosts.add(address.address);
+  } else {
+    hosts.add(host);
+  }
+  return new Set([...hosts].map((known) => authority(known, port)));
+}
+
+/**
+ * Where a client's relay listens, given the server address it polls (its
+ * `--host`): that address when it is one of this machine's, where a server
+ * started with the same `--host` runs its relay, so the two share one page;
+ * loopback when the server is elsewhere, as a relay may only listen here.
+ */
+export function relayHostFor(serverHost: string): string {
+  if (serverHost === 'localhost') return '127.0.0.1';
+  const local = Object.values(networkInterfaces()).some((addresses) =>
+    (addresses ?? []).some((address) => address.address === serverHost),
+  );
+  return local ? serverHost : '127.0.0.1';
+}
+
+/** Whether a WebSocket upgrade may join the relay: a program (no Origin), or the relay's own page. */
+function isOwnOrigin(origin: string | undefined, authorities: ReadonlySet<string>): boolean {
+  // A browser always sends Origin; a program (a meteo program's inspector) sends none.
+  if (origin === undefined) return true;
+  try {
+    const url = new URL(origin);
+    return url.protocol === 'http:' && authorities.has(url.host);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The page a browser opens: the Stately inspector in a frame, and the
+ * events from the relay's WebSocket posted to it. The same as
+ * @statelyai/inspect's page, except that it connects back to the address it
+ * was loaded from rather than to `localhost`.
+ */
+function relayPage(inspectorUrl: string): string {
+  return `<!DOCTYPE html>
+<html>
+<head>
+  <meta charset="utf-8">
+  <title>meteo-actors · Stately inspector</title>
+  <style>* { margin: 0; padding: 0; } html, body { height: 100%; } iframe { width: 100%; height: 100%; border: none; }</style>
+</head>
+<body>
+  <iframe id="inspector" src="${inspectorUrl}"></iframe>
+  <script>
+    const frame = document.getElementById('inspector');
+    const waiting = [];
+    let connected = false;
+    window.addEventListener('message', (event) => {
+      if (event.data && event.data.type === '@statelyai.connected') {
+        connected = true;
+        for (const data of waiting.splice(0)) frame.contentWindow.postMessage(data, '*');
+      }
     });
-    probe.once('error', () => resolve(false));
+    const socket = new WebSocket('ws://' + location.host + '/');
+    socket.onmessage = (message) => {
+      const data = JSON.parse(message.data);
+      if (connected) frame.contentWindow.postMessage(data, '*');
+      else waiting.push(data);
+    };
+  </script>
+</body>
+</html>`;
+}
+
+interface Relay {
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the relay on `host:port`. Rejects with the listen error (its `code`
+ * says EADDRINUSE when the port is taken).
+ */
+async function startRelay(host: string, port: number): Promise<Relay> {
+  const http: Server = createHttpServer();
+  const sockets = new WebSocketServer({ noServer: true });
+  const buffered: string[] = [];
+  let authorities: ReadonlySet<string> = new Set();
+  const page = relayPage('https://stately.ai/inspect');
+
+  http.on('request', (req, res) => {
+    // A page loaded under a name that is not the relay's (DNS rebinding) gets nothing.
+    if (!authorities.has(req.headers.host ?? '')) {
+      res.writeHead(421, { 'content-type': 'text/plain' }).end('misdirected request\n');
+      return;
+    }
+    if (req.url === RELAY_IDENTITY_PATH) {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end(`${RELAY_IDENTITY}\n`);
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page);
   });
+  http.on('upgrade', (req, socket, head) => {
+    if (!isOwnOrigin(req.headers.origin, authorities)) {
+      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    sockets.handleUpgrade(req, socket, head, (client) => sockets.emit('connection', client));
+  });
+  sockets.on('connection', (client) => {
+    client.on('error', () => {});
+    // A page that opens late sees the recent past.
+    for (const message of buffered) client.send(message);
+    client.on('message', (data) => {
+      const message = String(data);
+      buffered.push(message);
+      if (buffered.length > BUFFERED_EVENTS) buffered.shift();
+      for (const other of sockets.clients)
+        if (other !== client && other.readyState === WebSocket.OPEN) other.send(message);
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(port, host, () => {
+      http.off('error', reject);
+      resolve();
+    });
+  });
+  const bound = (http.address() as { port: number }).port;
+  authorities = relayAuthorities(host, bound);
+  return {
+    port: bound,
+    async stop() {
+      // Every socket, the browser's and the programs', is closed now: a
+      // socket left open would keep this process alive (issue #16 item 2).
+      for (const client of sockets.clients) client.terminate();
+      sockets.close();
+      http.closeAllConnections();
+      await new Promise((resolve) => http.close(resolve));
+    },
+  };
+}
+
+/** Whether the listener on `host:port` is a relay of ours: it answers its identity path with its identity. */
+function isOurRelay(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    // No keep-alive agent, and the socket destroyed once answered: a stranger
+    // that keeps its side open must not hold this probe, or itself, open.
+    const probe = httpRequest({
+      host,
+      port,
+      path: RELAY_IDENTITY_PATH,
+      agent: false,
+      timeout: IDENTITY_TIMEOUT_MS,
+    });
+    const answer = (ours: boolean): void => {
+      probe.destroy();
+      resolve(ours);
+    };
+    probe.on('response', (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        if (body.length < 256) body += chunk;
+      });
+      res.on('end', () => answer(res.statusCode === 200 && body.trim() === RELAY_IDENTITY));
+      res.on('error', () => answer(false));
+    });
+    probe.on('timeout', () => answer(false));
+    probe.on('error', () => answer(false));
+    probe.end();
+  });
+}
+
+/** A value as JSON, whatever it holds: a repeated object as `[Circular]`, a function by its name. */
+export function safeJson(value: unknown): string {
+  const seen = new WeakSet<object>();
+  return JSON.stringify(value, (_key, item: unknown) => {
+    if (typeof item === 'function') return { type: item.name };
+    if (typeof item === 'bigint') return item.toString();
+    if (typeof item === 'object' && item !== null) {
+      if (seen.has(item)) return '[Circular]';
+      seen.add(item);
+    }
+    return item;
+  });
+}
+
+/**
+ * The program's side: sends the converted events to the relay over one
+ * WebSocket, keeping the last ones while it is not open, and connects again
+ * if the relay goes away, in a timer that `stop()` cancels and that never
+ * keeps the process alive.
+ */
+class RelayConnection {
+  readonly #url: string;
+  readonly #waiting: string[] = [];
+  #socket: WebSocket | undefined;
+  #retry: NodeJS.Timeout | undefined;
+  #stopped = false;
+
+  constructor(url: string) {
+    this.#url = url;
+  }
+
+  start(): void {
+    if (this.#stopped) return;
+    const socket = new WebSocket(this.#url);
+    this.#socket = socket;
+    socket.on('open', () => {
+      for (const message of this.#waiting.splice(0)) socket.send(message);
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      if (this.#stopped || this.#socket !== socket) return;
+      this.#retry = setTimeout(() => this.start(), RECONNECT_MS);
+      this.#retry.unref();
+    });
+  }
+
+  send(event: unknown): void {
+    if (this.#stopped) return;
+    const message = safeJson(event);
+    if (this.#socket?.readyState === WebSocket.OPEN) {
+      this.#socket.send(message);
+      return;
+    }
+    this.#waiting.push(message);
+    if (this.#waiting.length > BUFFERED_EVENTS) this.#waiting.shift();
+  }
+
+  stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#retry);
+    const socket = this.#socket;
+    if (socket === undefined || socket.readyState === WebSocket.CLOSED) return Promise.resolve();
+    return new Promise((resolve) => {
+      socket.once('close', () => resolve());
+      socket.terminate();
+    });
+  }
 }
 
 /**
@@ -73,25 +372,99 @@ function withMicrosteps(next: (event: InspectionEvent) => void): Observer<Inspec
 }
 
 /**
- * Starts the relay on `port` (or joins the one already there, so the server
- * and the client can share one inspector page), and connects an inspector
- * to it.
+ * What @statelyai/inspect's converter reads of an actor, under the actor's
+ * readable name (actors/observe.ts): `id` is the name the page shows, and
+ * `sessionId`, which the page keys actors by, adds the process id, so two
+ * clients on one page stay apart. The converter shows the definition's id
+ * instead of `id` when the two are equal: they never are here.
  */
-export async function startInspection(port: number = DEFAULT_INSPECT_PORT): Promise<Inspection> {
-  const startedRelay = !(await isListening(port));
-  // The page opens itself only when asked: a server may run where no browser does.
-  const relay = startedRelay ? createInspectorServer({ port, autoOpen: false }) : undefined;
-  const inspector = createWebSocketInspector({
-    url: `ws://localhost:${port}`,
-    sanitizeContext: withoutLink,
-  });
+interface NamedRef {
+  readonly id: string;
+  readonly sessionId: string;
+  readonly logic: unknown;
+  readonly _parent: NamedRef | undefined;
+  getSnapshot(): unknown;
+}
+
+/** Renames every actor of one root's system before the converter sees it. */
+function named(
+  program: Program,
+  name: string,
+  observer: Observer<InspectionEvent>,
+): Observer<InspectionEvent> {
+  const names = new WeakMap<AnyActorRef, NamedRef>();
+  const rename = (ref: AnyActorRef): NamedRef => {
+    let renamed = names.get(ref);
+    if (renamed === undefined) {
+      const path = actorPath(program, name, ref);
+      renamed = {
+        id: path,
+        sessionId: `${path}@${process.pid}`,
+        logic: (ref as { logic?: unknown }).logic,
+        _parent: ref._parent === undefined ? undefined : rename(ref._parent),
+        getSnapshot: () => ref.getSnapshot(),
+      };
+      names.set(ref, renamed);
+    }
+    return renamed;
+  };
   return {
-    url: `http://localhost:${port}`,
-    observer: withMicrosteps((event) => inspector.inspect.next?.(event)),
-    startedRelay,
-    stop() {
-      inspector.stop();
-      relay?.stop();
+    next(event) {
+      const actorRef = rename(event.actorRef as AnyActorRef);
+      let root = actorRef;
+      while (root._parent !== undefined) root = root._parent;
+      observer.next?.({
+        ...event,
+        actorRef,
+        rootId: root.sessionId,
+        ...(event.type === '@xstate.event' && event.sourceRef
+          ? { sourceRef: rename(event.sourceRef as AnyActorRef) }
+          : {}),
+      } as unknown as InspectionEvent);
+    },
+  };
+}
+
+/**
+ * Starts the relay on `host:port`, or joins the one a program of ours already
+ * runs there, and sends this program's inspected actors to it. Rejects with
+ * ERR_ADDRESS_IN_USE when something else listens on the port, and with
+ * ERR_LISTEN_FAILED when the relay cannot listen for another reason.
+ */
+export async function startInspection(options: InspectionOptions): Promise<Inspection> {
+  const { host, program } = options;
+  // A relay on every interface is reached, and joined, on loopback.
+  const reachAt = isWildcard(host) ? '127.0.0.1' : host;
+  let relay: Relay | undefined;
+  try {
+    relay = await startRelay(host, options.port);
+  } catch (err) {
+    const where = authority(host, options.port);
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') {
+      throw new MeteoError(
+        'ERR_LISTEN_FAILED',
+        `cannot start the inspector relay on ${where}: ${describeError(err)}`,
+      );
+    }
+    if (!(await isOurRelay(reachAt, options.port))) {
+      throw new MeteoError(
+        'ERR_ADDRESS_IN_USE',
+        `cannot start the inspector relay on ${where}: another program, not a meteo-actors relay, listens there; choose another --inspect-port`,
+      );
+    }
+  }
+  const port = relay?.port ?? options.port;
+  const connection = new RelayConnection(`ws://${authority(reachAt, port)}/`);
+  const converter = createInspector(connection, { sanitizeContext: withoutLink });
+  connection.start();
+  const send = (event: InspectionEvent): void => converter.inspect.next?.(event);
+  return {
+    url: `http://${authority(isWildcard(host) ? 'localhost' : host, port)}`,
+    startedRelay: relay !== undefined,
+    observer: (name) => named(program, name, withMicrosteps(send)),
+    async stop() {
+      await connection.stop();
+      await relay?.stop();
     },
   };
 }

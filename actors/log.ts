@@ -17,8 +17,23 @@ export interface PinoLoggerOptions {
   readonly pretty?: boolean;
   /** Fields on every line (say, which program wrote it). */
   readonly base?: LogFields;
+  /**
+   * Told once, with the error, when the log cannot be written (its reader
+   * has gone, the disk is full); from then on lines are dropped. It must not
+   * log: that is what failed.
+   */
+  readonly onFailure?: (err: NodeJS.ErrnoException) => void;
 }
 
+/**
+ * A logger that never throws into its caller. A sync pino destination that
+ * fails throws from the logging call itself (sonic-boom emits 'error' inside
+ * the write; unheard, that throws), so a failed log line would end whatever
+ * the program was doing, and a fault handler that logs would fail again on
+ * the same write (issue #16 item 1). After the first failure nothing more is
+ * written: sonic-boom keeps the unwritten bytes and retries them with every
+ * line, so a log that cannot be written would otherwise grow in memory.
+ */
 export function createPinoLogger(options: PinoLoggerOptions): Logger {
   const fd = options.fd ?? 1;
   const readable =
@@ -33,11 +48,28 @@ export function createPinoLogger(options: PinoLoggerOptions): Logger {
         ignore: 'pid,hostname',
       })
     : pino.destination({ fd, sync: true });
+  let failed = false;
+  const fail = (err: unknown): void => {
+    if (failed) return;
+    failed = true;
+    options.onFailure?.(err as NodeJS.ErrnoException);
+  };
+  destination.on('error', fail);
   const logger = pino({ level: options.level, base: options.base ?? null }, destination);
+  const at =
+    (write: (fields: LogFields, message: string) => void) =>
+    (message: string, fields?: LogFields): void => {
+      if (failed) return;
+      try {
+        write(fields ?? {}, message);
+      } catch (err) {
+        fail(err);
+      }
+    };
   return {
-    debug: (message, fields) => logger.debug(fields ?? {}, message),
-    info: (message, fields) => logger.info(fields ?? {}, message),
-    warn: (message, fields) => logger.warn(fields ?? {}, message),
-    error: (message, fields) => logger.error(fields ?? {}, message),
+    debug: at((fields, message) => logger.debug(fields, message)),
+    info: at((fields, message) => logger.info(fields, message)),
+    warn: at((fields, message) => logger.warn(fields, message)),
+    error: at((fields, message) => logger.error(fields, message)),
   };
 }

@@ -6,6 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { MeteoError } from './errors.js';
+import { READINGS, type Reading } from './protocol.js';
 
 interface OptionBase {
   /** The flag, without its dashes. */
@@ -57,7 +58,12 @@ export type ResolvedOptions<Table extends OptionTable> = {
 
 /** What a command line asked for: run with these values, or show the help. */
 export type Resolution<Table extends OptionTable> =
-  | { readonly help: false; readonly options: ResolvedOptions<Table> }
+  | {
+      readonly help: false;
+      readonly options: ResolvedOptions<Table>;
+      /** The arguments that are not flags (a command), when the program takes them; else []. */
+      readonly args: readonly string[];
+    }
   | { readonly help: true };
 
 const INTEGER = /^[+-]?\d+$/;
@@ -125,16 +131,49 @@ function flagProblem(err: unknown): string {
   }
 }
 
+/** A token that reads as a negative number: a value for the flag before it, never a flag itself. */
+const NEGATIVE_NUMBER = /^-(\d|\.\d)/;
+
+/**
+ * `--port -1` as `--port=-1`. Node's parseArgs takes a value that starts
+ * with a dash for a flag of its own and refuses `--port -1` as "ambiguous",
+ * which would be reported as a missing value although one was given; joined
+ * to its flag, the value reaches the range check, which says what is wrong
+ * with it (issue #16, item 6). Only a flag that takes a value, and only a
+ * token that is a number, so `--host --port 1` still says `--host` needs one.
+ */
+function joinNegativeValues(table: OptionTable, argv: readonly string[]): string[] {
+  const takesValue = new Set(
+    Object.values(table)
+      .filter((spec) => spec.kind !== 'boolean')
+      .map((spec) => `--${spec.flag}`),
+  );
+  const joined: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const token = argv[i] as string;
+    const next = argv[i + 1];
+    if (takesValue.has(token) && next !== undefined && NEGATIVE_NUMBER.test(next)) {
+      joined.push(`${token}=${next}`);
+      i++;
+    } else {
+      joined.push(token);
+    }
+  }
+  return joined;
+}
+
 /**
  * Resolves `argv` (without node and the script) and `env` against `table`.
  * Throws `MeteoError` with `ERR_BAD_FLAG` for an unknown flag or a missing
- * value, and `ERR_BAD_VALUE` for a value out of range, naming the flag or the
- * variable it came from.
+ * value, or an argument that is not a flag when `takesArgs` is false, and
+ * `ERR_BAD_VALUE` for a value out of range, naming the flag or the variable
+ * it came from.
  */
 export function resolveOptions<Table extends OptionTable>(
   table: Table,
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
+  takesArgs = false,
 ): Resolution<Table> {
   const parseOptions: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
     help: { type: 'boolean', short: 'h' },
@@ -143,13 +182,14 @@ export function resolveOptions<Table extends OptionTable>(
     parseOptions[spec.flag] = { type: spec.kind === 'boolean' ? 'boolean' : 'string' };
   }
   let flags: Record<string, string | boolean | undefined>;
+  let args: readonly string[];
   try {
-    flags = parseArgs({
-      args: [...argv],
+    ({ values: flags, positionals: args } = parseArgs({
+      args: joinNegativeValues(table, argv),
       options: parseOptions,
       strict: true,
-      allowPositionals: false,
-    }).values;
+      allowPositionals: takesArgs,
+    }));
   } catch (err) {
     throw new MeteoError('ERR_BAD_FLAG', flagProblem(err));
   }
@@ -167,7 +207,11 @@ export function resolveOptions<Table extends OptionTable>(
       options[key] = spec.default;
     }
   }
-  return { help: false, options: Object.freeze(options) as ResolvedOptions<Table> };
+  return {
+    help: false,
+    options: Object.freeze(options) as ResolvedOptions<Table>,
+    args: Object.freeze([...args]),
+  };
 }
 
 /** The option list for `--help`, generated from the same table the resolver reads. */
@@ -192,7 +236,7 @@ export function describeOptions(table: OptionTable): string {
 /** The log levels `--log-level` takes (docs: README, "Logs"). */
 export const LOG_LEVEL_CHOICES = ['debug', 'info', 'warn', 'error', 'silent'] as const;
 
-/** Flags both programs take to be watched in the XState inspector. */
+/** Flags both programs take to be watched: in the XState inspector, or as a trace on the terminal. */
 const WATCH_OPTIONS = {
   inspect: {
     kind: 'boolean',
@@ -216,7 +260,15 @@ const WATCH_OPTIONS = {
     min: 0,
     max: 10_000,
     default: 8,
-    description: 'connection actors sent to the inspector (the first N); the rest send nothing',
+    description:
+      'connection actors sent to the inspector and the trace (the first N); the rest send nothing',
+  },
+  trace: {
+    kind: 'boolean',
+    flag: 'trace',
+    default: false,
+    description:
+      "print each state change of the actors on stderr, one line each (as many connections as --inspect's)",
   },
 } as const satisfies OptionTable;
 
@@ -275,7 +327,7 @@ export const SERVER_OPTIONS = Object.freeze({
     env: 'METEO_SOURCE',
     default: 'sim',
     description:
-      'where the first station reads from: sim (the station model), or replay:FILE of observations (replay:seattle is the bundled NOAA record)',
+      'where the stations read from: sim (the station model, for all), or STATION=replay:FILE of observations for one station, comma-separated; replay:FILE alone feeds the only station served, and replay:seattle (the bundled NOAA record) feeds seattle',
   },
   replaySpeed: {
     kind: 'integer',
@@ -456,7 +508,66 @@ export const CLIENT_OPTIONS = Object.freeze({
     default: false,
     description: 'print one JSON object per poll per connection, one per line',
   },
+  raw: {
+    kind: 'boolean',
+    flag: 'raw',
+    default: false,
+    description: 'with get: print only the numbers, one a line, for scripts',
+  },
   ...WATCH_OPTIONS,
 } as const satisfies OptionTable);
 
 export type ClientOptions = ResolvedOptions<typeof CLIENT_OPTIONS>;
+
+/** The names `get` takes for each reading: the wire's, and the labels the poll line shows. */
+export const READING_NAMES: Readonly<Record<string, Reading>> = Object.freeze({
+  minTemperature: 'minTemperature',
+  min: 'minTemperature',
+  maxTemperature: 'maxTemperature',
+  max: 'maxTemperature',
+  pressure: 'pressure',
+  rainfall: 'rainfall',
+  rain: 'rainfall',
+});
+
+/** What the client is asked to do: poll (no command), or `get` some readings once. */
+export type ClientCommand =
+  | { readonly kind: 'poll' }
+  | {
+      readonly kind: 'get';
+      readonly readings: readonly Reading[];
+      /** `get all`: a reading the station's source does not have is no failure. */
+      readonly all: boolean;
+    };
+
+/**
+ * The client's command from its arguments (what is not a flag): none polls;
+ * `get READING...` or `get all` asks once, as `redis-cli GET` does. Throws
+ * ERR_BAD_FLAG for another command, `get` without a reading, or `--raw`
+ * without `get`, and ERR_BAD_VALUE for a reading it does not know.
+ */
+export function clientCommand(args: readonly string[], raw: boolean): ClientCommand {
+  const [command, ...names] = args;
+  if (command === undefined) {
+    if (raw) throw new MeteoError('ERR_BAD_FLAG', '--raw goes with get (say, get pressure --raw)');
+    return { kind: 'poll' };
+  }
+  if (command !== 'get')
+    throw new MeteoError('ERR_BAD_FLAG', `unexpected argument ${JSON.stringify(command)}`);
+  const known = `${Object.keys(READING_NAMES).join(', ')} or all`;
+  if (names.length === 0) throw new MeteoError('ERR_BAD_FLAG', `get needs a reading: ${known}`);
+  if (names.includes('all')) {
+    if (names.length > 1) throw new MeteoError('ERR_BAD_VALUE', `get: "all" goes alone`);
+    return { kind: 'get', readings: READINGS, all: true };
+  }
+  const readings = names.map((name) => {
+    const reading = Object.hasOwn(READING_NAMES, name) ? READING_NAMES[name] : undefined;
+    if (reading === undefined)
+      throw new MeteoError(
+        'ERR_BAD_VALUE',
+        `get: no reading ${JSON.stringify(name)}; readings are ${known}`,
+      );
+    return reading;
+  });
+  return { kind: 'get', readings: [...new Set(readings)], all: false };
+}

@@ -41,6 +41,8 @@ export const ERROR_CODES = {
   ERR_PROTOCOL: 'the server sent something the client does not understand',
   // Local: the conformance runner (docs/PROTOCOL.md §11).
   ERR_BAD_VECTOR_FILE: 'a conformance vectors file is not one the runner can play',
+  ERR_NOT_METEO_SERVER:
+    'what answered the hello is not a meteo-actors server: its reply was not a frame of a server message',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

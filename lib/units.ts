@@ -68,9 +68,14 @@ export function toDisplay(value: number, unit: string, system: UnitSystem): Disp
   return { value: roundTo(us.convert(value), us.decimals), unit: us.unit, decimals: us.decimals };
 }
 
+/** `41.0`, `29.92`: the value to its decimals, without its unit (for scripts: `get --raw`). */
+export function formatNumber(display: DisplayValue): string {
+  return roundTo(display.value, display.decimals).toFixed(display.decimals);
+}
+
 /** `41.0 °F`, `29.92 inHg`, `0.12 in`, `5.0 °C`: the value to its decimals and its unit. */
 export function formatDisplay(display: DisplayValue): string {
-  return `${roundTo(display.value, display.decimals).toFixed(display.decimals)} ${display.unit}`;
+  return `${formatNumber(display)} ${display.unit}`;
 }
 
 /** toDisplay, then formatDisplay: one wire value as a person reads it. */

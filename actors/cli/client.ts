@@ -1,18 +1,34 @@
+#!/usr/bin/env node
 /**
- * `npm run client -- [options]`: polls the station and prints the readings.
- * Thin: options in, client actors up, one readable line on any failure.
+ * `npm run client -- [options]` (or `meteo-client`): polls the station and
+ * prints the readings; `get READING...` asks once. Thin: options in, client
+ * actors up, one readable line on any failure.
  */
-import { CLIENT_OPTIONS, describeOptions } from '../../lib/config.js';
+import { CLIENT_OPTIONS, clientCommand, describeOptions } from '../../lib/config.js';
 import { describeError } from '../../lib/errors.js';
-import { runClient } from '../client.js';
-import { type Inspection, startInspection } from '../inspect.js';
-import { commandLine, reportEscapedFaults, runProgram } from './program.js';
+import { queryOnce, runClient } from '../client.js';
+import { relayHostFor } from '../inspect.js';
+import {
+  armTestFault,
+  commandLineWithArgs,
+  isBrokenPipe,
+  lineSink,
+  onEscapedFault,
+  runProgram,
+  USAGE_ERROR,
+} from './program.js';
+import { startWatching } from './watch.js';
 
 const USAGE = `Usage: npm run client -- [options]
+       npm run client -- get READING... [options]
 
 Connects to a meteo-actors server, checks it with the handshake, then polls
 minimum and maximum temperature, pressure and rainfall on a fixed period.
 Readings go to stdout; connection news and problems go to stderr.
+
+With get, asks once and prints each reading named, one a line, and exits:
+0 when it has them all, 1 otherwise. READING is min, max, pressure, rain
+(or minTemperature, maxTemperature, rainfall), or all.
 
 Options:
 ${describeOptions(CLIENT_OPTIONS)}`;
@@ -20,29 +36,67 @@ ${describeOptions(CLIENT_OPTIONS)}`;
 const PROGRAM = 'meteo-client';
 
 async function main(): Promise<number> {
-  const options = commandLine(PROGRAM, CLIENT_OPTIONS, USAGE);
-  if (typeof options === 'number') return options;
-  reportEscapedFaults((what, err) =>
-    process.stderr.write(`${PROGRAM}: ${what}: ${describeError(err)}\n`),
-  );
-  const { inspect, inspectPort, ...settings } = options;
-  let inspection: Inspection | undefined;
-  if (inspect) {
-    inspection = await startInspection(inspectPort);
-    process.stderr.write(`inspector: open ${inspection.url} in a browser\n`);
+  const line = commandLineWithArgs(PROGRAM, CLIENT_OPTIONS, USAGE);
+  if (typeof line === 'number') return line;
+  const { options, args } = line;
+  // Nobody is left to tell when stderr itself fails: its lines are dropped.
+  const news = lineSink(process.stderr);
+  let command: ReturnType<typeof clientCommand>;
+  try {
+    command = clientCommand(args, options.raw);
+  } catch (err) {
+    news.write(`${PROGRAM}: ${describeError(err)} (try --help)`);
+    return USAGE_ERROR;
   }
-  const client = runClient(
-    { ...settings, ...(inspection ? { inspect: inspection.observer } : {}) },
-    {
-      out: (line) => process.stdout.write(`${line}\n`),
-      err: (line) => process.stderr.write(`${line}\n`),
-    },
+  let stopClient = (): void => {};
+  // Readings go to stdout. When its reader has gone (`| head`), the client
+  // stops polling and exits 0, as Unix tools do; any other failure to write
+  // them is an error.
+  const readings = lineSink(process.stdout, (err) => {
+    if (!isBrokenPipe(err))
+      news.write(`${PROGRAM}: cannot write the readings: ${describeError(err)}`);
+    stopClient();
+  });
+  // A fault that escaped every handler is a bug: one line, and status 1. A
+  // reader that has gone is not one (see above), however it reached here.
+  onEscapedFault((what, err) => {
+    if (isBrokenPipe(err)) process.exit(0);
+    news.write(`${PROGRAM}: ${what}: ${describeError(err)}`);
+    process.exit(1);
+  });
+  const { inspect, inspectPort, trace, raw, ...settings } = options;
+  const watching = await startWatching(
+    { program: 'client', inspect, inspectPort, host: relayHostFor(settings.host), trace },
+    news,
   );
-  const stop = (): void => client.stop();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  const code = await client.finished;
-  inspection?.stop();
+  if (typeof watching === 'number') return watching;
+  const { observe, inspection } = watching;
+  if (inspection) news.write(`inspector: open ${inspection.url} in a browser`);
+  let code: number;
+  if (command.kind === 'get') {
+    code = await queryOnce(
+      {
+        ...settings,
+        readings: command.readings,
+        all: command.all,
+        raw,
+        ...(observe ? { inspect: observe } : {}),
+      },
+      { out: readings.write, err: (problem) => news.write(`${PROGRAM}: ${problem}`) },
+    );
+  } else {
+    const client = runClient(
+      { ...settings, ...(observe ? { inspect: observe } : {}) },
+      { out: readings.write, err: news.write },
+    );
+    stopClient = () => client.stop();
+    armTestFault(process.env);
+    process.once('SIGINT', stopClient);
+    process.once('SIGTERM', stopClient);
+    code = await client.finished;
+  }
+  await inspection?.stop();
+  if (readings.failure !== null) return isBrokenPipe(readings.failure) ? 0 : 1;
   return code;
 }
 

@@ -58,7 +58,11 @@ export const MACHINE_SECTIONS: readonly MachineSection[] = [
       'for the four readings one at a time, reports the poll and waits for the next one. The ' +
       'first connection checks that the service works: if it cannot be made or the hello is ' +
       'refused, the machine ends in `failed`. Once the service has answered, a lost connection ' +
-      'is reopened after a backoff with jitter (`reconnecting`), and polling resumes.',
+      'is reopened after a backoff with jitter (`reconnecting`), and polling resumes. The next ' +
+      'poll is a `POLL_DUE` the machine sends itself on entering `waiting`: when the server ' +
+      'closes a connection idle for longer than the poll period (`ERR_IDLE_TIMEOUT`), the ' +
+      'client waits `offline` and connects again when that poll is due, so it never polls more ' +
+      'often than asked.',
     machine: clientMachine,
   },
 ];

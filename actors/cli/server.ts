@@ -1,5 +1,6 @@
+#!/usr/bin/env node
 /**
- * `npm start -- [options]`: the weather-station server. Thin: options in,
+ * `npm start -- [options]` (or `meteo-server`): the weather-station server. Thin: options in,
  * server up, signals handled, one readable line on any failure.
  */
 import { readFileSync } from 'node:fs';
@@ -7,10 +8,20 @@ import { describeOptions, SERVER_OPTIONS } from '../../lib/config.js';
 import { describeError } from '../../lib/errors.js';
 import type { LogLevel } from '../../lib/log.js';
 import { resolveStations, type StationSetup } from '../../lib/sensors/sources.js';
-import { type Inspection, startInspection } from '../inspect.js';
+import type { Inspection } from '../inspect.js';
 import { createPinoLogger } from '../log.js';
 import { type RunningServer, startServer } from '../server.js';
-import { commandLine, reportEscapedFaults, runProgram, USAGE_ERROR } from './program.js';
+import {
+  armTestFault,
+  commandLine,
+  isBrokenPipe,
+  lineSink,
+  onEscapedFault,
+  runProgram,
+  settleWithin,
+  USAGE_ERROR,
+} from './program.js';
+import { startWatching } from './watch.js';
 
 const USAGE = `Usage: npm start -- [options]
 
@@ -28,6 +39,7 @@ async function main(): Promise<number> {
   const {
     inspect,
     inspectPort,
+    trace,
     logLevel,
     metricsPort,
     stations,
@@ -35,6 +47,8 @@ async function main(): Promise<number> {
     replaySpeed,
     ...settings
   } = options;
+  // Nobody is left to tell when stderr itself fails: its lines are dropped.
+  const news = lineSink(process.stderr);
   let setups: StationSetup[];
   try {
     setups = resolveStations(
@@ -42,16 +56,49 @@ async function main(): Promise<number> {
       { readFile: (path) => readFileSync(path, 'utf8'), now: Date.now },
     );
   } catch (err) {
-    process.stderr.write(`${PROGRAM}: ${describeError(err)}\n`);
+    news.write(`${PROGRAM}: ${describeError(err)}`);
     return USAGE_ERROR;
   }
-  const log = createPinoLogger({ level: logLevel as LogLevel });
-  // Faults inside connections are caught by their actors; anything else is logged.
-  reportEscapedFaults((what, err) => log.error(what, { error: describeError(err) }));
-
+  // A server whose log cannot be written (`| head` has gone, the disk is
+  // full) says so once and serves on: its clients need it more than its log.
+  const log = createPinoLogger({
+    level: logLevel as LogLevel,
+    onFailure: (err) =>
+      news.write(
+        `${PROGRAM}: ${isBrokenPipe(err) ? 'the log has no reader any more' : `cannot write the log: ${describeError(err)}`}; serving on without it`,
+      ),
+  });
   let inspection: Inspection | undefined;
-  if (inspect) {
-    inspection = await startInspection(inspectPort);
+  let server: RunningServer | undefined;
+  // Faults inside connections are caught by their actors. Anything else is a
+  // bug: logged with its stack, the server drains for at most the drain
+  // timeout, and exits 1 for a supervisor to restart it (issue #11 item 6).
+  onEscapedFault((what, err) => {
+    log.error(what, {
+      code: 'ERR_INTERNAL',
+      error: describeError(err),
+      stack: err instanceof Error ? err.stack : undefined,
+    });
+    void (async () => {
+      try {
+        const running = server;
+        if (running) await settleWithin(running.stop(), settings.drainTimeoutMs);
+        await inspection?.stop();
+      } finally {
+        log.error('stopped after a crash', { code: 'ERR_INTERNAL' });
+        process.exit(1);
+      }
+    })();
+  });
+
+  const watching = await startWatching(
+    { program: 'server', inspect, inspectPort, host: settings.host, trace },
+    news,
+  );
+  if (typeof watching === 'number') return watching;
+  const { observe } = watching;
+  inspection = watching.inspection;
+  if (inspection) {
     log.info(`inspector: open ${inspection.url} in a browser`, {
       url: inspection.url,
       relay: inspection.startedRelay ? 'started' : 'joined',
@@ -59,19 +106,17 @@ async function main(): Promise<number> {
     });
   }
 
-  let server: RunningServer;
   try {
     server = await startServer({
       ...settings,
       stations: setups,
       log,
-      // One inspector for every watched actor until each gets its own name (issue #16).
-      ...(inspection ? { inspect: () => inspection.observer } : {}),
+      ...(observe ? { inspect: observe } : {}),
       ...(metricsPort > 0 ? { metricsPort } : {}),
     });
   } catch (err) {
-    inspection?.stop();
-    process.stderr.write(`${PROGRAM}: ${describeError(err)}\n`);
+    await inspection?.stop();
+    news.write(`${PROGRAM}: ${describeError(err)}`);
     return 1;
   }
   log.info(`listening on ${server.address}:${server.port}`, {
@@ -85,19 +130,21 @@ async function main(): Promise<number> {
       ? {}
       : { metrics: `http://${server.address}:${server.metricsPort}/metrics` }),
   });
+  armTestFault(process.env);
+  const running = server;
 
   const stopped = await Promise.race([
     new Promise<{ signal: NodeJS.Signals }>((resolve) => {
       process.once('SIGINT', (signal) => resolve({ signal }));
       process.once('SIGTERM', (signal) => resolve({ signal }));
     }),
-    server.failed.then((error) => ({ error })),
+    running.failed.then((error) => ({ error })),
   ]);
   if ('error' in stopped) {
     // The acceptor has logged its fault and closed its connections; a
     // supervisor (systemd, a container runtime) can start the server again.
-    await server.stop();
-    inspection?.stop();
+    await running.stop();
+    await inspection?.stop();
     log.error('stopped after a fault', { code: 'ERR_INTERNAL' });
     return 1;
   }
@@ -108,8 +155,8 @@ async function main(): Promise<number> {
     process.exit(130);
   });
   log.info('shutting down', { signal });
-  await server.stop();
-  inspection?.stop();
+  await running.stop();
+  await inspection?.stop();
   log.info('stopped');
   return 0;
 }

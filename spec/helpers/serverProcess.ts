@@ -3,10 +3,12 @@
  * signals: started on a free port, its JSON log lines readable as objects.
  */
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import type { Readable } from 'node:stream';
 import { sleep } from './wait.js';
 
 export const SERVER_PROGRAM = 'dist/actors/cli/server.js';
+export const CLIENT_PROGRAM = 'dist/actors/cli/client.js';
 
 export interface ServerProcess {
   readonly child: ChildProcessByStdio<null, Readable, Readable>;
@@ -25,9 +27,18 @@ export interface ServerProcess {
 }
 
 /** Starts `node dist/actors/cli/server.js --port 0 ...args` and waits for its "listening" line. */
-export async function startServerProcess(...args: string[]): Promise<ServerProcess> {
+export function startServerProcess(...args: string[]): Promise<ServerProcess> {
+  return startServerProcessWithEnv({}, ...args);
+}
+
+/** startServerProcess, with these variables added to the environment. */
+export async function startServerProcessWithEnv(
+  env: Readonly<Record<string, string>>,
+  ...args: string[]
+): Promise<ServerProcess> {
   const child = spawn(process.execPath, [SERVER_PROGRAM, '--port', '0', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
   });
   let stdout = '';
   let output = '';
@@ -78,4 +89,17 @@ export async function startServerProcess(...args: string[]): Promise<ServerProce
     await kill();
     throw err;
   }
+}
+
+/**
+ * A loopback port that was free a moment ago: one the system handed out,
+ * then closed. For a program that must be told its port (one whose log
+ * cannot be read for it), and for "nothing listens here".
+ */
+export async function freedPort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
 }

@@ -1,7 +1,8 @@
 /**
  * A client kept polling through a server restart: it reports the shutdown,
  * retries with backoff while nothing listens, reconnects by itself, and its
- * later polls succeed.
+ * later polls succeed. And a client whose connection the server closes for
+ * being idle connects again when its next poll is due, not before.
  */
 import { expect } from 'chai';
 import { type RunningClient, runClient } from '../../actors/client.js';
@@ -29,7 +30,7 @@ async function restartOn(port: number, settings: Omit<ServerSettings, 'port'>) {
   }
 }
 
-describe('integration: a client through a server restart', function () {
+describe('integration: a client reconnecting', function () {
   this.timeout(30_000);
   let server: RunningServer | undefined;
   let client: RunningClient | undefined;
@@ -96,5 +97,41 @@ describe('integration: a client through a server restart', function () {
       for (const key of ['minTemperature', 'maxTemperature', 'pressure', 'rainfall'])
         expect(poll[key]).to.be.a('number');
     }
+  });
+
+  // Issue #16 item 10: with a poll period past the server's idle timeout, each
+  // idle close made the client reconnect and poll at once.
+  it('polls no more often than asked: it connects again when a poll is due, not when the server closes', async () => {
+    const IDLE_TIMEOUT_MS = 1_000;
+    const POLL_INTERVAL_MS = 1_600;
+    server = await startServer({
+      host: '127.0.0.1',
+      port: 0,
+      threads: 1,
+      seed: 1,
+      idleTimeoutMs: IDLE_TIMEOUT_MS,
+    });
+    const pollTimes: number[] = [];
+    const news: string[] = [];
+    client = runClient(
+      {
+        host: '127.0.0.1',
+        port: server.port,
+        pollIntervalMs: POLL_INTERVAL_MS,
+        connections: 1,
+        count: 3,
+        json: true,
+      },
+      { out: () => pollTimes.push(Date.now()), err: (line) => news.push(line) },
+    );
+    expect(await client.finished).to.equal(0);
+    expect(pollTimes).to.have.length(3);
+    for (let i = 1; i < pollTimes.length; i++) {
+      const gap = (pollTimes[i] as number) - (pollTimes[i - 1] as number);
+      expect(gap, `poll ${i + 1} after poll ${i}`).to.be.at.least(POLL_INTERVAL_MS - 50);
+    }
+    const idleNotes = news.filter((line) => line.includes('ERR_IDLE_TIMEOUT'));
+    expect(idleNotes, news.join('\n')).to.have.length(1);
+    expect(news.filter((line) => line.includes('disconnected'))).to.deep.equal([]);
   });
 });

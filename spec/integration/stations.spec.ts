@@ -127,21 +127,26 @@ describe('integration: several stations, a replay, and units', function () {
     );
   });
 
-  it('makes the Seattle replay a client poll with the pressure shown missing, and exit 1 with --count', async () => {
+  // Issue #16 item 9: a reading the source never has is not an incomplete poll.
+  it('polls the Seattle replay with the pressure shown missing, says why once, and exits 0 with --count', async () => {
     const lines: string[] = [];
+    const news: string[] = [];
     const polling = peers.poll(
       {
         host: '127.0.0.1',
         port: server.port,
         pollIntervalMs: 10,
         connections: 1,
-        count: 1,
+        count: 3,
         json: false,
       },
-      { out: (line) => lines.push(line), err: () => {} },
+      { out: (line) => lines.push(line), err: (line) => news.push(line) },
     );
-    expect(await polling.finished).to.equal(1);
-    expect(lines[0]).to.include('pressure — (ERR_READING_UNAVAILABLE)');
+    expect(await polling.finished).to.equal(0);
+    expect(lines).to.have.length(3);
+    for (const line of lines) expect(line).to.include('pressure — (ERR_READING_UNAVAILABLE)');
+    expect(news.filter((line) => line.includes('ERR_READING_UNAVAILABLE'))).to.have.length(1);
+    expect(news.filter((line) => line.includes('incomplete poll'))).to.deep.equal([]);
   });
 
   it('takes --stations, --source and --speed on the command line', async () => {

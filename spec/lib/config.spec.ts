@@ -1,6 +1,9 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { expect } from 'chai';
 import {
   CLIENT_OPTIONS,
+  clientCommand,
   DEFAULT_POLL_INTERVAL_MS,
   DEFAULT_PORT,
   describeOptions,
@@ -53,6 +56,7 @@ describe('lib/config', () => {
         inspect: false,
         inspectPort: 8_080,
         inspectConnections: 8,
+        trace: false,
       });
     });
 
@@ -67,9 +71,11 @@ describe('lib/config', () => {
         units: 'metric',
         requestTimeoutMs: 5_000,
         json: false,
+        raw: false,
         inspect: false,
         inspectPort: 8_080,
         inspectConnections: 8,
+        trace: false,
       });
     });
 
@@ -279,11 +285,116 @@ describe('lib/config', () => {
       expect(err.message).to.include('--host');
     });
 
+    // Issue #16 item 6: Node's parseArgs reads `-1` as a flag, and these said "needs a value".
+    const negatives: readonly [OptionTable, string, string][] = [
+      [SERVER_OPTIONS, '--port', '-1'],
+      [SERVER_OPTIONS, '--seed', '-1'],
+      [SERVER_OPTIONS, '--speed', '-2'],
+      [CLIENT_OPTIONS, '--count', '-1'],
+      [CLIENT_OPTIONS, '--interval', '-5'],
+      [CLIENT_OPTIONS, '--interval', '-0.5'],
+    ];
+    for (const [table, flag, value] of negatives) {
+      it(`refuses \`${flag} ${value}\` (a separate negative value) with ERR_BAD_VALUE naming ${flag} and the value, not a missing one`, () => {
+        const err = refusal(table, [flag, value]);
+        expect(err.code).to.equal('ERR_BAD_VALUE');
+        expect(err.message).to.include(flag).and.include(value);
+      });
+    }
+
+    it('still takes a negative number after a flag that takes no value as a flag of its own', () => {
+      expect(refusal(CLIENT_OPTIONS, ['--json', '-1']).code).to.equal('ERR_BAD_FLAG');
+    });
+
     it('refuses a host of spaces given in the environment', () => {
       const err = refusal(CLIENT_OPTIONS, [], { METEO_HOST: '   ' });
       expect(err.code).to.equal('ERR_BAD_VALUE');
       expect(err.message).to.include('METEO_HOST');
     });
+  });
+
+  describe('clientCommand', () => {
+    it('polls when there is no command', () => {
+      expect(clientCommand([], false)).to.deep.equal({ kind: 'poll' });
+    });
+
+    it('takes get with readings by the wire’s names or the poll line’s, in the order given, once each', () => {
+      expect(clientCommand(['get', 'pressure', 'min', 'rainfall', 'min'], false)).to.deep.equal({
+        kind: 'get',
+        readings: ['pressure', 'minTemperature', 'rainfall'],
+        all: false,
+      });
+    });
+
+    it('takes get all as the four readings, and says it is all', () => {
+      expect(clientCommand(['get', 'all'], true)).to.deep.equal({
+        kind: 'get',
+        readings: ['minTemperature', 'maxTemperature', 'pressure', 'rainfall'],
+        all: true,
+      });
+    });
+
+    it('finds the command among the flags, as a user types it', () => {
+      const resolution = resolveOptions(
+        CLIENT_OPTIONS,
+        ['--port', '7300', 'get', 'pressure', '--raw'],
+        {},
+        true,
+      );
+      if (resolution.help) expect.fail('expected options');
+      expect(resolution.args).to.deep.equal(['get', 'pressure']);
+      expect(resolution.options).to.include({ port: 7300, raw: true });
+    });
+
+    const refused: readonly [string, string[], boolean, string][] = [
+      ['get without a reading', ['get'], false, 'ERR_BAD_FLAG'],
+      ['another command', ['set', 'pressure'], false, 'ERR_BAD_FLAG'],
+      ['--raw without get', [], true, 'ERR_BAD_FLAG'],
+      ['a reading it does not know', ['get', 'humidity'], false, 'ERR_BAD_VALUE'],
+      ['a prototype key for a reading', ['get', 'toString'], false, 'ERR_BAD_VALUE'],
+      ['all beside other readings', ['get', 'all', 'min'], false, 'ERR_BAD_VALUE'],
+    ];
+    for (const [what, args, raw, code] of refused) {
+      it(`refuses ${what} with ${code}`, () => {
+        expect(() => clientCommand(args, raw))
+          .to.throw(MeteoError)
+          .with.property('code', code);
+      });
+    }
+
+    it('still refuses an argument that is not a flag in a program that takes none', () => {
+      expect(refusal(SERVER_OPTIONS, ['get']).code).to.equal('ERR_BAD_FLAG');
+    });
+  });
+
+  describe('the README', () => {
+    // mocha runs from the repository root, so the README is found from there.
+    const readme = readFileSync(join(process.cwd(), 'README.md'), 'utf8');
+
+    /** The flags in the first column of the tables of the README's section that starts with `heading`. */
+    function flagsInSection(heading: string): string[] {
+      const start = readme.indexOf(`\n${heading}\n`);
+      expect(start, heading).to.be.above(-1);
+      const next = readme.indexOf('\n## ', start + heading.length + 1);
+      return readme
+        .slice(start, next < 0 ? undefined : next)
+        .split('\n')
+        .map((line) => /^\|\s*`(--[a-z-]+)`\s*\|/.exec(line)?.[1])
+        .filter((flag): flag is string => flag !== undefined);
+    }
+
+    // Issue #16: --metrics-port, --log-level and --inspect* were missing.
+    for (const [heading, table] of [
+      ['## The client', CLIENT_OPTIONS],
+      ['## The server', SERVER_OPTIONS],
+    ] as const) {
+      it(`lists every flag of --help in the table of "${heading}", once`, () => {
+        const listed = flagsInSection(heading);
+        const flags = Object.values(table as OptionTable).map((spec) => `--${spec.flag}`);
+        expect(flags.filter((flag) => !listed.includes(flag))).to.deep.equal([]);
+        expect(listed.filter((flag, i) => listed.indexOf(flag) !== i)).to.deep.equal([]);
+      });
+    }
   });
 
   describe('describeOptions', () => {

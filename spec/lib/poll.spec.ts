@@ -1,14 +1,18 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import {
+  formatAnswer,
   formatPollJson,
   formatPollProblems,
   formatPollText,
+  formatRawAnswer,
+  formatUnavailable,
   formatWelcome,
   isComplete,
   type PollResult,
   type Problem,
   pollTime,
+  unavailableReadings,
 } from '../../lib/poll.js';
 import {
   READING_UNITS,
@@ -43,12 +47,22 @@ const COMPLETE: PollResult = {
 
 const JSON_KEYS = [
   'connection',
+  'station',
   'time',
   'minTemperature',
   'maxTemperature',
   'pressure',
   'rainfall',
+  'units',
 ] as const;
+
+/** What a JSON line says of its poll besides the values. */
+const ABOUT = { station: 'seattle', units: UNITS };
+
+const UNAVAILABLE: Problem = {
+  code: 'ERR_READING_UNAVAILABLE',
+  message: 'this replay has no pressure: the file has no pressure column',
+};
 
 /** ISO 8601 in UTC as Date#toISOString writes it. */
 const ISO_8601_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$/;
@@ -96,6 +110,15 @@ describe('lib/poll', () => {
     it('is false for an empty poll', () => {
       expect(isComplete({})).to.equal(false);
     });
+
+    // Issue #16 item 9: the Seattle replay, which has no pressure, made every --count run exit 1.
+    it('is true when a reading the source does not have (ERR_READING_UNAVAILABLE) is all that is missing', () => {
+      expect(isComplete({ ...COMPLETE, pressure: UNAVAILABLE })).to.equal(true);
+    });
+
+    it('is false when a reading failed beside one the source does not have', () => {
+      expect(isComplete({ ...COMPLETE, pressure: UNAVAILABLE, rainfall: FAILED })).to.equal(false);
+    });
   });
 
   describe('pollTime', () => {
@@ -119,44 +142,46 @@ describe('lib/poll', () => {
     const REPORTED_AT = new Date(Date.UTC(2026, 10, 26, 13, 7, 30));
 
     it('gives the time the poll was reported when it got no reading at all', () => {
-      const json = JSON.parse(formatPollJson(1, { pressure: FAILED }, REPORTED_AT));
+      const json = JSON.parse(formatPollJson(1, { pressure: FAILED }, REPORTED_AT, ABOUT));
       expect(json.time).to.equal('2026-11-26T13:07:30.000Z');
       expect(json.pressure).to.equal(null);
     });
 
-    it('has exactly the keys connection, time and the four readings, in that order', () => {
-      expect(Object.keys(JSON.parse(formatPollJson(3, COMPLETE, REPORTED_AT)))).to.deep.equal(
-        JSON_KEYS,
-      );
+    it('has exactly the keys connection, station, time, the four readings and units, in that order', () => {
+      expect(
+        Object.keys(JSON.parse(formatPollJson(3, COMPLETE, REPORTED_AT, ABOUT))),
+      ).to.deep.equal(JSON_KEYS);
     });
 
-    it('gives the connection, the time and each value of a complete poll', () => {
-      expect(JSON.parse(formatPollJson(3, COMPLETE, REPORTED_AT))).to.deep.equal({
+    it('stands alone: gives the connection, the station, the time, each value and the units', () => {
+      expect(JSON.parse(formatPollJson(3, COMPLETE, REPORTED_AT, ABOUT))).to.deep.equal({
         connection: 3,
+        station: 'seattle',
         time: '2026-11-26T13:05:00.000Z',
         minTemperature: 3.2,
         maxTemperature: 12,
         pressure: 1013.2,
         rainfall: 0,
+        units: { temperature: '°C', pressure: 'hPa', rainfall: 'mm' },
       });
     });
 
     it('gives null, never a number, for a reading that failed or is missing', () => {
       const { rainfall: _, ...rest } = COMPLETE;
-      const json = JSON.parse(formatPollJson(1, { ...rest, pressure: FAILED }, REPORTED_AT));
+      const json = JSON.parse(formatPollJson(1, { ...rest, pressure: FAILED }, REPORTED_AT, ABOUT));
       expect(json.pressure).to.equal(null);
       expect(json.rainfall).to.equal(null);
       expect(json.minTemperature).to.equal(3.2);
     });
 
     it('keeps a rainfall of zero as 0, not null', () => {
-      expect(JSON.parse(formatPollJson(1, COMPLETE, REPORTED_AT)).rainfall).to.equal(0);
+      expect(JSON.parse(formatPollJson(1, COMPLETE, REPORTED_AT, ABOUT)).rainfall).to.equal(0);
     });
 
     it('has the same keys, ISO 8601 time and number-or-null values for any poll (property)', () => {
       fc.assert(
         fc.property(fc.nat(), pollArb, (connection, poll) => {
-          const line = formatPollJson(connection, poll, REPORTED_AT);
+          const line = formatPollJson(connection, poll, REPORTED_AT, ABOUT);
           expect(line).not.to.include('\n');
           const json = JSON.parse(line);
           expect(Object.keys(json)).to.deep.equal(JSON_KEYS);
@@ -206,9 +231,39 @@ describe('lib/poll', () => {
     });
   });
 
+  describe('formatAnswer and formatRawAnswer (get)', () => {
+    it('shows one reading with its unit, or a dash and the code; the raw form, the number or -', () => {
+      expect(formatAnswer('pressure', COMPLETE.pressure)).to.equal('pressure 1013.2 hPa');
+      expect(formatAnswer('pressure', UNAVAILABLE)).to.equal(
+        'pressure — (ERR_READING_UNAVAILABLE)',
+      );
+      expect(formatRawAnswer(COMPLETE.pressure)).to.equal('1013.2');
+      expect(formatRawAnswer(COMPLETE.pressure, 'us')).to.equal('29.92');
+      expect(formatRawAnswer(FAILED)).to.equal('-');
+    });
+
+    it('gives a JSON line only the readings asked for, in the usual order', () => {
+      const json = JSON.parse(
+        formatPollJson(1, COMPLETE, T0, ABOUT, ['rainfall', 'minTemperature']),
+      );
+      expect(Object.keys(json)).to.deep.equal([
+        'connection',
+        'station',
+        'time',
+        'minTemperature',
+        'rainfall',
+        'units',
+      ]);
+    });
+  });
+
   describe('formatPollProblems', () => {
     it('is null for a complete poll', () => {
       expect(formatPollProblems(1, COMPLETE)).to.equal(null);
+    });
+
+    it('is null when only readings the source does not have are missing', () => {
+      expect(formatPollProblems(1, { ...COMPLETE, pressure: UNAVAILABLE })).to.equal(null);
     });
 
     it('lists each reading without a reply with its code and message', () => {
@@ -218,6 +273,16 @@ describe('lib/poll', () => {
       expect(line).to.include('pressure ERR_SENSOR_FAILED (the barometer is wet)');
       expect(line).to.include('rainfall ');
       expect(line).not.to.include('minTemperature');
+    });
+  });
+
+  describe('unavailableReadings and formatUnavailable', () => {
+    it('names the readings the source does not have, and says why in one line', () => {
+      const poll = { ...COMPLETE, pressure: UNAVAILABLE, rainfall: FAILED };
+      expect(unavailableReadings(poll)).to.deep.equal(['pressure']);
+      const line = formatUnavailable(2, 'pressure', poll);
+      expect(line).to.match(/^\[2\] no pressure from this station: ERR_READING_UNAVAILABLE /);
+      expect(line).to.include(UNAVAILABLE.message);
     });
   });
 

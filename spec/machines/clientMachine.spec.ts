@@ -77,6 +77,7 @@ describe('machines/clientMachine', () => {
   let polls: PollResult[];
   let disconnects: { problem: Problem; retryInMs: number }[];
   let failures: Problem[];
+  let idleCloses: Problem[];
 
   function start(input: Partial<ClientInput> = {}): void {
     clock = new SimulatedClock();
@@ -85,6 +86,7 @@ describe('machines/clientMachine', () => {
     polls = [];
     disconnects = [];
     failures = [];
+    idleCloses = [];
     const logic = clientMachine.provide({
       actors: { serverLink: link.logic },
       actions: {
@@ -92,6 +94,7 @@ describe('machines/clientMachine', () => {
         reportPoll: (_, { poll }) => polls.push(poll),
         reportDisconnected: (_, params) => disconnects.push(params),
         reportFailure: (_, { problem }) => failures.push(problem),
+        reportIdleClose: (_, { problem }) => idleCloses.push(problem),
       },
     });
     actor = createActor(logic, { clock, input: { ...INPUT, ...input } });
@@ -137,6 +140,36 @@ describe('machines/clientMachine', () => {
   const running: Actor<typeof clientMachine>[] = [];
   afterEach(() => {
     for (const started of running.splice(0)) started.stop();
+  });
+
+  describe('a one-shot query (get): some readings, no reconnect', () => {
+    it('asks for the readings it is given, in that order, and is done after one poll', async () => {
+      start({ readings: ['pressure', 'minTemperature'], polls: 1, reconnect: false });
+      connect();
+      answer('pressure');
+      answer('minTemperature');
+      await toPromise(actor);
+      expect(value()).to.equal('done');
+      expect(Object.keys(polls[0] ?? {})).to.deep.equal(['pressure', 'minTemperature']);
+      expect(context()).to.include({ pollsDone: 1, pollsIncomplete: 0 });
+    });
+
+    it('gives up, rather than reconnecting, when the connection is lost after the welcome', () => {
+      start({ readings: ['pressure'], polls: 1, reconnect: false });
+      connect();
+      linkDown('ERR_CONNECTION_LOST');
+      expect(value()).to.equal('failed');
+      expect(failures.map((problem) => problem.code)).to.deep.equal(['ERR_CONNECTION_LOST']);
+      expect(disconnects).to.deep.equal([]);
+    });
+
+    it('gives up when the server is full, rather than trying again later', () => {
+      start({ readings: ['pressure'], polls: 1, reconnect: false });
+      server().sendBack({ type: 'LINK_UP' });
+      receive(errorFromServer(null, 'ERR_TOO_MANY_CONNECTIONS'));
+      expect(value()).to.equal('failed');
+      expect(failures.map((problem) => problem.code)).to.deep.equal(['ERR_TOO_MANY_CONNECTIONS']);
+    });
   });
 
   describe('polling one station of several', () => {
@@ -229,6 +262,38 @@ describe('machines/clientMachine', () => {
       expect(value()).to.equal('failed');
       expect(failures.map((problem) => problem.code)).to.deep.equal(['ERR_CONNECT_FAILED']);
       expect(link.current.stopped, 'the connect attempt is dropped').to.equal(true);
+    });
+
+    // Issue #16 item 7: an HTTP server's "HTTP" was reported as a frame of 1,213,486,160 bytes.
+    for (const code of ['ERR_FRAME_TOO_LARGE', 'ERR_PROTOCOL']) {
+      it(`fails with ERR_NOT_METEO_SERVER when the answer to the hello is not the protocol (${code})`, () => {
+        server().sendBack({ type: 'LINK_UP' });
+        linkDown(code);
+        expect(value()).to.equal('failed');
+        expect(failures.map((problem) => problem.code)).to.deep.equal(['ERR_NOT_METEO_SERVER']);
+        expect(failures[0]?.message).to.include(code);
+      });
+    }
+
+    it('retries, with ERR_NOT_METEO_SERVER as the reason, when a reconnect is answered with garble', () => {
+      connect();
+      poll();
+      linkDown('ERR_CONNECTION_LOST');
+      clock.increment(disconnects[0]?.retryInMs ?? Number.NaN);
+      server().sendBack({ type: 'LINK_UP' });
+      linkDown('ERR_FRAME_TOO_LARGE');
+      expect(value()).to.equal('reconnecting');
+      expect(disconnects.map(({ problem }) => problem.code)).to.deep.equal([
+        'ERR_CONNECTION_LOST',
+        'ERR_NOT_METEO_SERVER',
+      ]);
+    });
+
+    it('takes garble after the welcome for a broken connection, not for another service', () => {
+      connect();
+      linkDown('ERR_PROTOCOL');
+      expect(value()).to.equal('reconnecting');
+      expect(disconnects[0]?.problem.code).to.equal('ERR_PROTOCOL');
     });
 
     it('fails with ERR_REQUEST_TIMEOUT when no welcome comes in time', () => {
@@ -462,6 +527,91 @@ describe('machines/clientMachine', () => {
       connect();
       linkDown('ERR_CONNECTION_LOST');
       expect(disconnects.at(-1)?.retryInMs).to.equal(backoffDelay(INPUT, 0));
+    });
+
+    // Issue #16 item 10: a poll period past the server's idle timeout made the client
+    // reconnect and poll at once on every idle close, more often than asked.
+    describe('when the server closes the connection for being idle', () => {
+      /** The server's idle timeout fires while the client waits: its error, then the close. */
+      function idleClose(): void {
+        receive(errorFromServer(null, 'ERR_IDLE_TIMEOUT'));
+        linkDown('ERR_CONNECTION_LOST');
+      }
+
+      it('waits offline, and connects again only when the next poll is due, which it then makes', () => {
+        start();
+        connect();
+        poll();
+        clock.increment(INPUT.pollIntervalMs / 4);
+        idleClose();
+        expect(value()).to.equal('offline');
+        expect(link.instances[0]?.stopped).to.equal(true);
+        expect(disconnects, 'not a lost connection').to.deep.equal([]);
+        expect(idleCloses.map((problem) => problem.code)).to.deep.equal(['ERR_IDLE_TIMEOUT']);
+        clock.increment((INPUT.pollIntervalMs * 3) / 4 - 1);
+        expect(link.instances, 'no connection before the poll is due').to.have.length(1);
+        clock.increment(1);
+        expect(link.instances).to.have.length(2);
+        connect();
+        expect(welcomes, 'nothing new to announce').to.have.length(1);
+        expect(lastRead().reading).to.equal('minTemperature');
+        poll();
+        expect(polls).to.have.length(2);
+        expect(context()).to.include({ pollsDone: 2, pollsIncomplete: 0 });
+      });
+
+      it('polls once per period over many idle closes, never more often', () => {
+        start();
+        connect();
+        poll();
+        const periods = 5;
+        for (let period = 0; period < periods; period++) {
+          clock.increment(INPUT.pollIntervalMs / 2);
+          idleClose();
+          clock.increment(INPUT.pollIntervalMs / 2);
+          connect();
+          poll();
+        }
+        expect(polls).to.have.length(1 + periods);
+        expect(link.instances).to.have.length(1 + periods);
+        expect(disconnects).to.deep.equal([]);
+      });
+
+      it('goes back to the backoff when the server is gone by the time the poll is due', () => {
+        start();
+        connect();
+        poll();
+        idleClose();
+        clock.increment(INPUT.pollIntervalMs);
+        linkDown('ERR_CONNECT_FAILED');
+        expect(value()).to.equal('reconnecting');
+        expect(disconnects.map(({ problem }) => problem.code)).to.deep.equal([
+          'ERR_CONNECT_FAILED',
+        ]);
+        clock.increment(disconnects[0]?.retryInMs ?? Number.NaN);
+        connect();
+        expect(
+          welcomes.map((w) => w.reconnected),
+          'a reconnect after a failure is announced',
+        ).to.deep.equal([false, true]);
+      });
+    });
+
+    it('drops the poll that was due when a lost connection is reopened, so it does not poll early', () => {
+      start();
+      connect();
+      poll();
+      linkDown('ERR_CONNECTION_LOST');
+      clock.increment(disconnects[0]?.retryInMs ?? Number.NaN);
+      connect();
+      poll();
+      expect(polls).to.have.length(2);
+      const count = sent().length;
+      // The first poll's timer would have fired by now, had it been kept.
+      clock.increment(INPUT.pollIntervalMs - 1);
+      expect(sent(), 'no poll before a whole period after the last one').to.have.length(count);
+      clock.increment(1);
+      expect(sent()).to.have.length(count + 1);
     });
 
     it('reports the server’s ERR_SHUTTING_DOWN, sent before the close, as the reason for the disconnect', () => {

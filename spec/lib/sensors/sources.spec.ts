@@ -103,6 +103,70 @@ describe('lib/sensors/sources', () => {
     expect(replay?.station.name).to.equal('Reykjavík, Iceland (replay of obs.csv)');
   });
 
+  // Issue #16 item 8: `singapore,seattle` with replay:seattle served the record in singapore's place.
+  it('feeds the bundled record to seattle wherever it is listed, and leaves the other stations served', () => {
+    const setups = resolveStations(
+      { stations: 'singapore,seattle', source: 'replay:seattle', speed: 1 },
+      io(),
+    );
+    expect(setups.map((setup) => setup.station.id)).to.deep.equal([
+      'singapore',
+      SEATTLE_RECORD_STATION.id,
+    ]);
+    expect(setups.map((setup) => setup.source.kind)).to.deep.equal(['simulated', 'replay']);
+  });
+
+  it('feeds the station --source names, STATION=replay:FILE, in its place, and simulates the others', () => {
+    const csv =
+      'date,temp_min,temp_max,precipitation\n2020-01-01,1.0,5.0,0.2\n2020-01-02,0.5,4.0,0\n';
+    const setups = resolveStations(
+      {
+        stations: 'seattle,reykjavik,singapore',
+        source: 'reykjavik=replay:obs.csv, seattle=replay:seattle, singapore=sim',
+        speed: 1,
+      },
+      io({ 'obs.csv': csv }),
+    );
+    expect(setups.map((setup) => setup.station.id)).to.deep.equal([
+      SEATTLE_RECORD_STATION.id,
+      'reykjavik',
+      'singapore',
+    ]);
+    expect(setups.map((setup) => setup.source.kind)).to.deep.equal([
+      'replay',
+      'replay',
+      'simulated',
+    ]);
+    expect(setups[1]?.station.name).to.equal('Reykjavík, Iceland (replay of obs.csv)');
+  });
+
+  const refused: readonly [string, string, string][] = [
+    [
+      'a replay of a file on a server of several stations, without the station',
+      'seattle,singapore',
+      'replay:obs.csv',
+    ],
+    [
+      'the bundled record for a station other than seattle',
+      'seattle,singapore',
+      'singapore=replay:seattle',
+    ],
+    ['the bundled record on a server without seattle', 'singapore', 'replay:seattle'],
+    ['a source for a station not served', 'seattle', 'reykjavik=replay:obs.csv'],
+    ['two sources for one station', 'seattle', 'seattle=sim,seattle=replay:seattle'],
+    ['a source without its station before =', 'seattle', '=replay:seattle'],
+    ['a named source that is neither sim nor replay:FILE', 'seattle', 'seattle=live'],
+    ['sim alone in a list', 'seattle,singapore', 'sim,seattle=replay:seattle'],
+  ];
+  for (const [what, stations, source] of refused) {
+    it(`refuses ${what} with ERR_BAD_VALUE (--stations ${stations} --source ${source})`, () => {
+      const csv = 'date,temp_min,temp_max,precipitation\n2020-01-01,1.0,5.0,0.2\n';
+      expect(
+        codeOf(() => resolveStations({ stations, source, speed: 1 }, io({ 'obs.csv': csv }))),
+      ).to.equal('ERR_BAD_VALUE');
+    });
+  }
+
   it('fails at start with ERR_BAD_REPLAY_FILE and the line for a malformed file', () => {
     const csv =
       'date,temp_min,temp_max,precipitation\n2020-01-01,1.0,5.0,0.2\n2020-01-02,warm,4.0,0\n';
