@@ -32,7 +32,7 @@ import type { SensorRead } from '../lib/sensors/batch.js';
 import type { SensorResult } from '../lib/sensors/result.js';
 import { isRequest, type Reply } from '../lib/session.js';
 import { type CompiledMachine, compileMachine } from '../lib/statechart/compile.js';
-import { MachineActor } from '../lib/statechart/runtime.js';
+import { MachineActor, type MachineInspectionEvent } from '../lib/statechart/runtime.js';
 import type { Telemetry } from '../lib/telemetry.js';
 import type { Transport } from '../lib/transport.js';
 import {
@@ -117,6 +117,9 @@ export interface ConnectionOptions {
   readonly onClosed: (connection: Connection, reason: CloseReason) => void;
 }
 
+/** What a watcher of one connection sees: XState's inspection events, or the compiled actor's of the same shapes. */
+export type ConnectionWatchEvent = InspectionEvent | MachineInspectionEvent<ConnectionContext>;
+
 /** One open connection, as its supervisor holds it. */
 export interface Connection {
   readonly number: number;
@@ -127,6 +130,12 @@ export interface Connection {
   readonly actor: ConnectionActorRef;
   /** Replies written to it so far. */
   readonly replies: number;
+  /**
+   * Sends this connection's events, microsteps and snapshots to `observer`
+   * until unsubscribed, however it runs (the live view's detail of one
+   * connection). While nobody watches, nothing is built for it.
+   */
+  watch(observer: Observer<ConnectionWatchEvent>): Subscription;
   /** Answer what was received, then send ERR_SHUTTING_DOWN and close. */
   shutdown(): void;
   /** Close the socket now, whatever is in flight. */
@@ -146,9 +155,13 @@ export function startConnection(options: ConnectionOptions): Connection {
   const { stream, peer } = transport;
   const name = connectionName(number);
   const input = { welcome: options.welcome, limits: options.limits };
-  const actor: RunningMachine = options.inspect
+  const interpreted = options.inspect
     ? createActor(connectionMachine, { id: name, input, inspect: options.inspect })
+    : undefined;
+  const compiled = interpreted
+    ? undefined
     : new MachineActor<typeof connectionMachine>(connectionTable(), { id: name, input });
+  const actor = (interpreted ?? compiled) as RunningMachine;
   const decoder = new FrameDecoder(MAX_REQUEST_FRAME_BYTES);
   const watchdog = new Watchdog(options.limits, (event) => actor.send(event));
   let replies = 0;
@@ -163,6 +176,10 @@ export function startConnection(options: ConnectionOptions): Connection {
     get replies() {
       return replies;
     },
+    watch: (observer) =>
+      interpreted
+        ? interpreted.system.inspect(observer)
+        : (compiled as MachineActor<typeof connectionMachine>).inspect(observer),
     shutdown: () => actor.send({ type: 'SHUTDOWN' }),
     abort: () => stream.destroy(),
   };

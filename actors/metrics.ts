@@ -22,6 +22,8 @@ export interface Metrics {
   readonly telemetry: Telemetry;
   /** Points the pool gauges at the pool, once it exists. */
   watchPool(pool: PoolGauges): void;
+  /** Points the open-connections gauge at the count of their owner (the supervisor). */
+  watchConnections(open: () => number): void;
 }
 
 /** Request latency buckets, seconds: a loopback request takes tens of microseconds to milliseconds. */
@@ -33,11 +35,15 @@ export function createMetrics(): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   let pool: PoolGauges | undefined;
+  let openConnections: (() => number) | undefined;
 
-  const open = new Gauge({
+  new Gauge({
     name: 'meteo_connections',
     help: 'Connections open now.',
     registers: [registry],
+    collect() {
+      this.set(openConnections?.() ?? 0);
+    },
   });
   const accepted = new Counter({
     name: 'meteo_connections_accepted_total',
@@ -105,14 +111,12 @@ export function createMetrics(): Metrics {
   const telemetry: Telemetry = {
     connectionAccepted() {
       accepted.inc();
-      open.inc();
     },
     connectionRejected(code: string) {
       rejected.inc({ reason: code });
     },
     connectionClosed(reason: string) {
       closed.inc({ reason });
-      open.dec();
     },
     requestServed(reading: Reading, outcome: Outcome, seconds: number) {
       requests.inc({ reading, outcome });
@@ -128,6 +132,9 @@ export function createMetrics(): Metrics {
     telemetry,
     watchPool(watched) {
       pool = watched;
+    },
+    watchConnections(open) {
+      openConnections = open;
     },
   };
 }

@@ -194,6 +194,7 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
     acceptor.stop();
     reportFailure(err);
   };
+  metrics?.watchConnections(() => supervisor.open);
   acceptor.on('*', (effect) => {
     try {
       switch (effect.type) {
@@ -283,7 +284,7 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
     actor: acceptor,
     sensors,
     connections: () => supervisor.connections(),
-    stats: () => stats.snapshot(),
+    stats: () => stats.snapshot(supervisor.open),
     metricsPort: metricsServer?.port ?? null,
     failed,
     stop() {

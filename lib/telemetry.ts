@@ -23,6 +23,7 @@ export interface Telemetry {
 
 export interface StatsSnapshot {
   readonly connections: {
+    /** Open now: the supervisor's count (actors/supervisor.ts), the only one the server keeps. */
     readonly open: number;
     readonly accepted: number;
     readonly rejected: Readonly<Record<string, number>>;
@@ -67,11 +68,11 @@ export class ServerStats implements Telemetry {
     bump(this.#errors, code);
   }
 
-  snapshot(): StatsSnapshot {
-    const closed = Object.values(this.#closed).reduce((sum, count) => sum + count, 0);
+  /** The counts so far, with `open` the count of open connections as their owner keeps it. */
+  snapshot(open: number): StatsSnapshot {
     return structuredClone({
       connections: {
-        open: this.#accepted - closed,
+        open,
         accepted: this.#accepted,
         rejected: this.#rejected,
         closed: this.#closed,

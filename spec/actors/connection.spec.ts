@@ -175,6 +175,26 @@ for (const way of WAYS)
       ).to.deep.equal([0, 1, 2, 3, 100, 101, 102, 103, 104]);
     });
 
+    it('shows a watcher its snapshots from the moment it watches, and nothing once it stops', async () => {
+      start();
+      const seen: string[] = [];
+      const watching = handle.watch({
+        next: (event) => {
+          if (event.type === '@xstate.snapshot') {
+            seen.push(JSON.stringify((event.snapshot as { value: unknown }).value));
+          }
+        },
+      });
+      socket.arrive(HELLO, ...reads(1));
+      await until(() => socket.replies().length === 2, 'the welcome and a reading');
+      expect(seen).to.include(JSON.stringify({ serving: 'computing' }));
+      watching.unsubscribe();
+      const before = seen.length;
+      socket.arrive(...reads(1, 2));
+      await until(() => socket.replies().length === 3, 'a second reading');
+      expect(seen).to.have.length(before);
+    });
+
     it('answers an oversized length prefix with ERR_FRAME_TOO_LARGE, then ends the socket', async () => {
       start();
       const header = Buffer.alloc(FRAME_HEADER_BYTES);
@@ -222,6 +242,6 @@ for (const way of WAYS)
       expect(
         logged.some((line) => line.includes('connection failed') && line.includes('wiring fault')),
       ).to.equal(true);
-      expect(stats.snapshot().connections.closed).to.deep.equal({ ERR_INTERNAL: 1 });
+      expect(stats.snapshot(0).connections.closed).to.deep.equal({ ERR_INTERNAL: 1 });
     });
   });
