@@ -220,11 +220,11 @@ export function startConnection(options: ConnectionOptions): Connection {
       return;
     }
     const now = performance.now();
-    for (const { message, reading, receivedAt } of batch) {
+    for (const { message, reading, station, receivedAt } of batch) {
       if (message.type === 'error') telemetry.errorSent(message.code);
-      if (reading !== null && receivedAt !== null) {
+      if (reading !== null && station !== null && receivedAt !== null) {
         const outcome = message.type === 'error' ? message.code : 'ok';
-        telemetry.requestServed(reading, outcome, (now - receivedAt) / 1000);
+        telemetry.requestServed(station, reading, outcome, (now - receivedAt) / 1000);
       }
     }
     replies += batch.length;

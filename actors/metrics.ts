@@ -118,7 +118,7 @@ export function createMetrics(): Metrics {
     connectionClosed(reason: string) {
       closed.inc({ reason });
     },
-    requestServed(reading: Reading, outcome: Outcome, seconds: number) {
+    requestServed(_station: string, reading: Reading, outcome: Outcome, seconds: number) {
       requests.inc({ reading, outcome });
       latency.observe({ reading }, seconds);
     },

@@ -36,6 +36,8 @@ export interface Reply {
   readonly message: ServerMessage;
   /** The reading the request asked for, when it was a read. */
   readonly reading: Reading | null;
+  /** The id of the station a read was made at, when it was one. */
+  readonly station: string | null;
   /** When its request arrived (the clock of `admit`), or null for an error the server raised itself. */
   readonly receivedAt: number | null;
 }
@@ -52,7 +54,12 @@ export type WorkItem = ReadItem | { readonly kind: 'reply'; readonly reply: Repl
 
 /** An error the server raises about the whole connection (id nil), not about one request. */
 export function connectionError(code: ErrorCode, message: string): Reply {
-  return { message: errorReply(null, code, message), reading: null, receivedAt: null };
+  return {
+    message: errorReply(null, code, message),
+    reading: null,
+    station: null,
+    receivedAt: null,
+  };
 }
 
 function stationIndex(welcome: Welcome, id: string): number {
@@ -109,7 +116,7 @@ export function admit(
 ): Session {
   let { greeted, endedBy } = session;
   const answer = (message: ServerMessage): void => {
-    work.push({ kind: 'reply', reply: { message, reading: null, receivedAt } });
+    work.push({ kind: 'reply', reply: { message, reading: null, station: null, receivedAt } });
   };
   for (const message of messages) {
     if (endedBy !== null) break;
@@ -168,7 +175,8 @@ export function readsOf(batch: readonly WorkItem[]): ReadItem[] {
 
 /** The reply to one read, given its sensor result: the reading, or the error the sensor gave. */
 export function replyTo(welcome: Welcome, read: ReadItem, result: SensorResult | undefined): Reply {
-  const { id, reading, station, receivedAt } = read;
+  const { id, reading, receivedAt } = read;
+  const station = welcome.stations[read.station]?.id ?? '';
   let message: ServerMessage;
   if (result === undefined) {
     message = errorReply(id, 'ERR_SENSOR_FAILED', 'the sensor gave no result for this read');
@@ -178,14 +186,14 @@ export function replyTo(welcome: Welcome, read: ReadItem, result: SensorResult |
     message = {
       type: 'reading',
       id,
-      station: welcome.stations[station]?.id ?? '',
+      station,
       reading,
       value: result.value,
       unit: READING_UNITS[reading],
       observedAt: new Date(result.observedAt),
     };
   }
-  return { message, reading, receivedAt };
+  return { message, reading, station, receivedAt };
 }
 
 /**

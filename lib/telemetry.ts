@@ -15,8 +15,8 @@ export interface Telemetry {
   connectionRejected(code: string): void;
   /** A connection over, with why (an error code, or `client-ended` / `client-closed`). */
   connectionClosed(reason: string): void;
-  /** One request answered: its reading, how it ended, and how long it took, in seconds. */
-  requestServed(reading: Reading, outcome: Outcome, seconds: number): void;
+  /** One read answered: its station and reading, how it ended, and how long it took, in seconds. */
+  requestServed(station: string, reading: Reading, outcome: Outcome, seconds: number): void;
   /** One error reply sent, whatever it answered. */
   errorSent(code: string): void;
 }
@@ -59,7 +59,7 @@ export class ServerStats implements Telemetry {
     bump(this.#closed, reason);
   }
 
-  requestServed(reading: Reading, outcome: Outcome): void {
+  requestServed(_station: string, reading: Reading, outcome: Outcome): void {
     this.#requests[reading] ??= {};
     bump(this.#requests[reading], outcome);
   }
@@ -95,8 +95,8 @@ export function teeTelemetry(...sinks: readonly Telemetry[]): Telemetry {
     connectionClosed: (reason) => {
       for (const sink of sinks) sink.connectionClosed(reason);
     },
-    requestServed: (reading, outcome, seconds) => {
-      for (const sink of sinks) sink.requestServed(reading, outcome, seconds);
+    requestServed: (station, reading, outcome, seconds) => {
+      for (const sink of sinks) sink.requestServed(station, reading, outcome, seconds);
     },
     errorSent: (code) => {
       for (const sink of sinks) sink.errorSent(code);
