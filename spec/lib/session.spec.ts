@@ -249,7 +249,10 @@ describe('lib/session', () => {
     it('welcomes a hello of its version and greets the session', () => {
       const { work, after } = run(NEW_SESSION, { type: 'hello', version: PROTOCOL_VERSION });
       expect(work).to.deep.equal([
-        { kind: 'reply', reply: { message: WELCOME, reading: null, receivedAt: 1_000 } },
+        {
+          kind: 'reply',
+          reply: { message: WELCOME, reading: null, station: null, receivedAt: 1_000 },
+        },
       ]);
       expect(after).to.deep.equal({ greeted: true, endedBy: null });
     });
