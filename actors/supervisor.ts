@@ -12,6 +12,7 @@
  * limit costs a bounded number of sockets and bytes (README, "When things
  * go wrong").
  */
+import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import type { ErrorCode } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
@@ -23,6 +24,13 @@ import { type Connection, closeGracefully } from './connection.js';
 
 /** Refused sockets still lingering at which the acceptor stops accepting. */
 export const MAX_REFUSING = 1_000;
+
+/**
+ * At most one "connection refused" log line this often: a flood must not
+ * become a flood of log lines. The line says how many were refused since the
+ * last one.
+ */
+const REFUSAL_LOG_INTERVAL_MS = 1_000;
 
 /** What the supervisor tells the acceptor. */
 export type SupervisorEvent =
@@ -57,6 +65,9 @@ export class ConnectionSupervisor {
   #accepted = 0;
   #draining = false;
   #refusalsFull = false;
+  /** Refusals not yet logged, and when the last refusal line was written. */
+  #unlogged = 0;
+  #loggedAt = Number.NEGATIVE_INFINITY;
 
   constructor(options: SupervisorOptions) {
     this.#options = options;
@@ -108,7 +119,13 @@ export class ConnectionSupervisor {
   /** Tells the peer why it is not served, and closes once it has read that (or after the linger). */
   refuse(transport: Transport, code: ErrorCode, message: string): void {
     const { stream, peer } = transport;
-    this.#options.log.warn('connection refused', { peer, code });
+    this.#unlogged++;
+    const now = performance.now();
+    if (now - this.#loggedAt >= REFUSAL_LOG_INTERVAL_MS) {
+      this.#options.log.warn('connection refused', { peer, code, refused: this.#unlogged });
+      this.#unlogged = 0;
+      this.#loggedAt = now;
+    }
     this.#options.telemetry.connectionRejected(code);
     this.#options.telemetry.errorSent(code);
     this.#refusing.add(stream);
