@@ -49,6 +49,8 @@ export interface ServerSettings extends Partial<ConnectionLimits> {
   /** Refused sockets that may linger before the server stops accepting (default 1,000). */
   readonly maxRefusing?: number;
   readonly drainTimeoutMs?: number;
+  /** How long `retire()` says the server is not ready before it stops accepting (default 0). */
+  readonly readyGraceMs?: number;
   readonly log?: Logger;
   /** Told of every connection and request, besides the server's own counts (the Prometheus exporter). */
   readonly telemetry?: Telemetry;
@@ -86,6 +88,14 @@ export interface RunningServer {
    */
   stop(): Promise<void>;
   /**
+   * Stops as `stop()` does, behind a load balancer: first says it is not
+   * ready (`readiness()`, /readyz) for the ready grace while it still
+   * accepts, so the balancer sends no newcomer to a listener about to close.
+   */
+  retire(): Promise<void>;
+  /** Whether the server takes new connections now, and if not, why (for /readyz). */
+  readiness(): Readiness;
+  /**
    * Settles with the fault if the acceptor fails while the server runs (it
    * could not listen again after a pause, or a fault in its own wiring); it
    * has then drained or closed every connection, and the program should
@@ -93,6 +103,14 @@ export interface RunningServer {
    */
   readonly failed: Promise<unknown>;
 }
+
+/** Ready: the listener accepts and the pool has a live worker. Otherwise, why not. */
+export type Readiness =
+  | { readonly ready: true }
+  | {
+      readonly ready: false;
+      readonly reason: 'paused' | 'retiring' | 'draining' | 'stopped' | 'no-sensor-worker';
+    };
 
 function checkStations(stations: readonly StationSetup[]): void {
   if (stations.length === 0) throw new MeteoError('ERR_BAD_VALUE', 'a server needs a station');
@@ -151,7 +169,10 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
 
   const acceptor = createActor(acceptorMachine, {
     id: 'acceptor',
-    input: { drainTimeoutMs: settings.drainTimeoutMs ?? DEFAULTS.drainTimeoutMs },
+    input: {
+      drainTimeoutMs: settings.drainTimeoutMs ?? DEFAULTS.drainTimeoutMs,
+      readyGraceMs: settings.readyGraceMs ?? 0,
+    },
     ...(settings.inspect ? { inspect: settings.inspect('acceptor') } : {}),
   });
   const listener = new Listener({
@@ -254,8 +275,8 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
   }
   const { address, port } = ready.context.listening;
 
-  const shutdown = async (): Promise<void> => {
-    acceptor.send({ type: 'SHUTDOWN' });
+  const shutdown = async (how: 'SHUTDOWN' | 'RETIRE'): Promise<void> => {
+    acceptor.send({ type: how });
     await waitFor(acceptor, (snapshot) => snapshot.status !== 'active', {
       timeout: Number.POSITIVE_INFINITY,
     }).catch(() => {});
@@ -268,7 +289,7 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
     try {
       metricsServer = await serveMetrics(metrics.registry, settings.host, settings.metricsPort);
     } catch (err) {
-      await shutdown();
+      await shutdown('SHUTDOWN');
       const inUse = (err as NodeJS.ErrnoException).code === 'EADDRINUSE';
       throw new MeteoError(
         inUse ? 'ERR_ADDRESS_IN_USE' : 'ERR_LISTEN_FAILED',
@@ -278,6 +299,24 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
   }
 
   let stopping: Promise<void> | undefined;
+  const stopWith = (how: 'SHUTDOWN' | 'RETIRE'): Promise<void> => {
+    // A retire already under way becomes a plain stop: drain now.
+    if (stopping && how === 'SHUTDOWN') acceptor.send({ type: 'SHUTDOWN' });
+    stopping ??= (async () => {
+      await shutdown(how);
+      await metricsServer?.close();
+    })();
+    return stopping;
+  };
+  const readiness = (): Readiness => {
+    const snapshot = acceptor.getSnapshot();
+    if (snapshot.status !== 'active') return { ready: false, reason: 'stopped' };
+    if (snapshot.matches('paused')) return { ready: false, reason: 'paused' };
+    if (snapshot.matches('retiring')) return { ready: false, reason: 'retiring' };
+    if (!snapshot.matches('listening')) return { ready: false, reason: 'draining' };
+    if (sensors.threads.length === 0) return { ready: false, reason: 'no-sensor-worker' };
+    return { ready: true };
+  };
   return {
     address,
     port,
@@ -287,12 +326,8 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
     stats: () => stats.snapshot(supervisor.open),
     metricsPort: metricsServer?.port ?? null,
     failed,
-    stop() {
-      stopping ??= (async () => {
-        await shutdown();
-        await metricsServer?.close();
-      })();
-      return stopping;
-    },
+    readiness,
+    stop: () => stopWith('SHUTDOWN'),
+    retire: () => stopWith('RETIRE'),
   };
 }

@@ -251,7 +251,16 @@ async function startServer(kind: ServerKind, options: BenchOptions): Promise<Sta
       : ['--cpu-prof', '--cpu-prof-dir', join(resolvePath(options.profileDir), kind)];
   const args =
     kind === 'product'
-      ? [...nodeArgs, PRODUCT_SERVER, '--port', '0', '--threads', String(options.threads)]
+      ? [
+          ...nodeArgs,
+          PRODUCT_SERVER,
+          '--port',
+          '0',
+          '--threads',
+          String(options.threads),
+          '--ready-grace',
+          '0',
+        ]
       : [...nodeArgs, BASELINE_SERVER, '--port', '0'];
   // The product logs two lines per connection. Into a file, never a pipe: a write to a pipe
   // blocks the server whenever this process is slow to read, which would be measured as its cost.

@@ -404,6 +404,16 @@ export const SERVER_OPTIONS = Object.freeze({
     default: 5_000,
     description: 'milliseconds a shutdown waits for connections to finish before closing them',
   },
+  readyGraceMs: {
+    kind: 'integer',
+    flag: 'ready-grace',
+    env: 'METEO_READY_GRACE_MS',
+    min: 0,
+    max: 600_000,
+    default: 2_000,
+    description:
+      'on SIGTERM, milliseconds the server says it is not ready (/readyz 503) while it still accepts, before it drains; Ctrl-C (SIGINT) drains at once',
+  },
   metricsPort: {
     kind: 'integer',
     flag: 'metrics-port',

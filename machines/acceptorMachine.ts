@@ -2,7 +2,7 @@
  * The acceptor: the server's front door (docs/PROTOCOL.md §7, §8).
  *
  *   binding ──LISTENING──▶ listening ⇄ paused ──SHUTDOWN──▶ draining ──ALL_CLOSED──▶ stopped
- *      └──LISTEN_FAILED──▶ failed                             └──drain deadline──▶ stopped
+ *      └──LISTEN_FAILED──▶ failed      └──RETIRE──▶ retiring ──┘  └──drain deadline──▶ stopped
  *
  * It binds the listening socket, hands every accepted socket to the
  * connection supervisor (actors/supervisor.ts), which starts a connection
@@ -10,6 +10,10 @@
  * sockets linger (`paused`). On SHUTDOWN it stops accepting, tells the
  * supervisor to drain, and waits for the last connection to close, up to
  * the drain deadline, past which the rest are closed where they stand.
+ * RETIRE is a shutdown behind a load balancer (issue #15): the server first
+ * says it is not ready (`retiring`: /readyz answers 503) while it still
+ * accepts, for the ready grace, so the balancer stops sending newcomers
+ * before the listener closes; then it drains.
  *
  * The machine does no I/O and counts nothing: it names its effects with
  * `effect()` and actors/server.ts performs them on the listener and the
@@ -23,6 +27,8 @@ import type { Transport } from '../lib/transport.js';
 export interface AcceptorInput {
   /** How long open connections get, after SHUTDOWN, to finish before they are closed. */
   readonly drainTimeoutMs: number;
+  /** How long a retiring server says it is not ready before it stops accepting. */
+  readonly readyGraceMs: number;
 }
 
 export interface ListenAddress {
@@ -47,7 +53,10 @@ export type AcceptorEvent =
   | { readonly type: 'REFUSALS_CLEARED' }
   /** Draining, and the last connection has closed. */
   | { readonly type: 'ALL_CLOSED' }
-  | { readonly type: 'SHUTDOWN' };
+  /** Stop: drain now. */
+  | { readonly type: 'SHUTDOWN' }
+  /** Stop behind a load balancer: not ready for the ready grace, then drain. */
+  | { readonly type: 'RETIRE' };
 
 /** What the acceptor asks of the listener and the supervisor. */
 export type AcceptorEffect =
@@ -85,6 +94,7 @@ export const acceptorMachine = setup({
   },
   delays: {
     drainTimeout: ({ context }) => context.drainTimeoutMs,
+    readyGrace: ({ context }) => context.readyGraceMs,
   },
 }).createMachine({
   id: 'acceptor',
@@ -97,19 +107,31 @@ export const acceptorMachine = setup({
         LISTENING: { target: 'listening', actions: 'recordAddress' },
         LISTEN_FAILED: { target: 'failed', actions: 'recordFailure' },
         SHUTDOWN: { target: 'stopped', actions: 'stopListening' },
+        RETIRE: { target: 'stopped', actions: 'stopListening' },
       },
     },
     listening: {
       on: {
         CONNECTION: { actions: 'admit' },
         REFUSALS_FULL: { target: 'paused', actions: 'stopListening' },
+        RETIRE: 'retiring',
       },
+    },
+    retiring: {
+      on: {
+        // Still accepting and serving: only readiness has changed.
+        CONNECTION: { actions: 'admit' },
+        RETIRE: {},
+      },
+      after: { readyGrace: 'draining' },
     },
     paused: {
       on: {
         // Sockets accepted before the listener stopped still arrive.
         CONNECTION: { actions: 'admit' },
         REFUSALS_CLEARED: { target: 'listening', actions: 'listen' },
+        // Not accepting already: nothing for a balancer to notice.
+        RETIRE: 'draining',
       },
     },
     draining: {
@@ -119,6 +141,7 @@ export const acceptorMachine = setup({
         CONNECTION: { actions: 'admit' },
         ALL_CLOSED: 'stopped',
         SHUTDOWN: {},
+        RETIRE: {},
       },
       // Past the deadline, whatever is still open is closed where it stands.
       after: { drainTimeout: { target: 'stopped', actions: 'abortConnections' } },

@@ -155,7 +155,9 @@ async function main(): Promise<number> {
     process.exit(130);
   });
   log.info('shutting down', { signal });
-  await running.stop();
+  // SIGTERM is how a supervisor or a load balancer's host stops a server: say "not ready"
+  // for the ready grace first. Ctrl-C is a person who wants it stopped now.
+  await (signal === 'SIGTERM' ? running.retire() : running.stop());
   await inspection?.stop();
   log.info('stopped');
   return 0;

@@ -26,7 +26,7 @@ export interface ServerProcess {
   kill(): Promise<void>;
 }
 
-/** Starts `node dist/actors/cli/server.js --port 0 ...args` and waits for its "listening" line. */
+/** Starts `node dist/actors/cli/server.js --port 0 --ready-grace 0 ...args` and waits for its "listening" line. */
 export function startServerProcess(...args: string[]): Promise<ServerProcess> {
   return startServerProcessWithEnv({}, ...args);
 }
@@ -36,10 +36,15 @@ export async function startServerProcessWithEnv(
   env: Readonly<Record<string, string>>,
   ...args: string[]
 ): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [SERVER_PROGRAM, '--port', '0', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...env },
-  });
+  // No ready grace unless a spec asks for one: a SIGTERM then drains at once, as most specs expect.
+  const child = spawn(
+    process.execPath,
+    [SERVER_PROGRAM, '--port', '0', '--ready-grace', '0', ...args],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    },
+  );
   let stdout = '';
   let output = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => {

@@ -108,6 +108,24 @@ describe('integration: SIGTERM under load', function () {
     expect(answered, 'requests answered under load').to.be.above(CONNECTIONS * IN_FLIGHT);
   });
 
+  it('on SIGTERM with a ready grace, still welcomes a newcomer during the grace, then drains and exits 0', async () => {
+    const server = await serverProcess('--threads', '1', '--ready-grace', '1500');
+    const { child, port } = server;
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await until(
+      () => server.logs().some((line) => line['msg'] === 'shutting down'),
+      'the server to hear the signal',
+    );
+    const newcomer = await RawClient.greeted(port);
+    clients.push(newcomer.client);
+    newcomer.client.send({ type: 'read', id: 1, reading: 'rainfall' });
+    expect(await newcomer.client.next()).to.have.property('type', 'reading');
+    const last = (await newcomer.client.rest(10_000)).at(-1);
+    expect(last).to.deep.include({ type: 'error', code: 'ERR_SHUTTING_DOWN' });
+    expect(await exited).to.equal(0);
+  });
+
   it('exits at once, with status 130, on a second SIGINT while draining', async () => {
     const server = await serverProcess('--threads', '1', '--drain-timeout', '20000');
     const { child, port } = server;

@@ -51,6 +51,7 @@ describe('lib/config', () => {
         maxOutputBytes: 1_048_576,
         writeTimeoutMs: 30_000,
         drainTimeoutMs: 5_000,
+        readyGraceMs: 2_000,
         metricsPort: 0,
         logLevel: 'info',
         inspect: false,

@@ -8,7 +8,7 @@ import {
   acceptorMachine,
 } from '../../machines/acceptorMachine.js';
 
-const INPUT: AcceptorInput = { drainTimeoutMs: 5_000 };
+const INPUT: AcceptorInput = { drainTimeoutMs: 5_000, readyGraceMs: 2_000 };
 
 describe('machines/acceptorMachine', () => {
   let clock: SimulatedClock;
@@ -151,6 +151,38 @@ describe('machines/acceptorMachine', () => {
       actor.send({ type: 'SHUTDOWN' });
       actor.send({ type: 'CONNECTION', transport: peer() });
       expect(calls().at(-1)).to.equal('admit');
+    });
+  });
+
+  describe('retiring behind a load balancer', () => {
+    beforeEach(() => {
+      start();
+      listen();
+      effects.length = 0;
+    });
+
+    it('keeps accepting for the ready grace, then drains', () => {
+      actor.send({ type: 'RETIRE' });
+      expect(value()).to.equal('retiring');
+      actor.send({ type: 'CONNECTION', transport: peer() });
+      expect(calls()).to.deep.equal(['admit']);
+      clock.increment(1_999);
+      expect(value()).to.equal('retiring');
+      clock.increment(1);
+      expect(value()).to.equal('draining');
+      expect(calls()).to.deep.equal(['admit', 'stopListening', 'drainConnections']);
+    });
+
+    it('drains at once on SHUTDOWN during the grace', () => {
+      actor.send({ type: 'RETIRE' });
+      actor.send({ type: 'SHUTDOWN' });
+      expect(value()).to.equal('draining');
+    });
+
+    it('drains at once when it is not accepting anyway', () => {
+      actor.send({ type: 'REFUSALS_FULL' });
+      actor.send({ type: 'RETIRE' });
+      expect(value()).to.equal('draining');
     });
   });
 });

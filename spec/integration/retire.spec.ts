@@ -1,0 +1,62 @@
+/**
+ * Retiring behind a load balancer (issue #15): the server says it is not
+ * ready while it still serves newcomers, for the ready grace, then drains as
+ * a shutdown does. Real sockets on 127.0.0.1, a real pool, real actors.
+ */
+import { expect } from 'chai';
+import { type RunningServer, startServer } from '../../actors/server.js';
+import { Peers } from '../helpers/peers.js';
+import { until } from '../helpers/wait.js';
+
+describe('integration: retiring behind a load balancer', function () {
+  this.timeout(20_000);
+  let server: RunningServer;
+  const peers = new Peers();
+
+  beforeEach(async () => {
+    server = await startServer({
+      host: '127.0.0.1',
+      port: 0,
+      threads: 1,
+      seed: 5,
+      readyGraceMs: 500,
+    });
+  });
+
+  afterEach(async () => {
+    peers.closeAll();
+    await server.stop();
+  });
+
+  it('is ready once it listens with a live sensor worker', () => {
+    expect(server.readiness()).to.deep.equal({ ready: true });
+  });
+
+  it('says it is not ready for the grace while it still serves a newcomer, then drains', async () => {
+    const { client: before } = await peers.greeted(server.port);
+    const retired = server.retire();
+    expect(server.readiness()).to.deep.equal({ ready: false, reason: 'retiring' });
+
+    const { client: newcomer } = await peers.greeted(server.port);
+    newcomer.send({ type: 'read', id: 1, reading: 'pressure' });
+    expect(await newcomer.next()).to.have.property('type', 'reading');
+
+    await until(
+      () => !server.actor.getSnapshot().matches('retiring'),
+      'the grace to pass and the drain to start',
+    );
+    for (const client of [before, newcomer]) {
+      const last = (await client.rest()).at(-1);
+      expect(last).to.deep.include({ type: 'error', code: 'ERR_SHUTTING_DOWN', id: null });
+    }
+    await retired;
+    expect(server.readiness()).to.deep.equal({ ready: false, reason: 'stopped' });
+  });
+
+  it('drains at once when stopped during the grace', async () => {
+    const retired = server.retire();
+    const stopped = server.stop();
+    expect(server.actor.getSnapshot().matches('retiring')).to.equal(false);
+    await Promise.all([retired, stopped]);
+  });
+});
