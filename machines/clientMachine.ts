@@ -222,6 +222,16 @@ export const clientMachine = setup({
         context.pollsIncomplete + (isComplete(context.poll, context.readings) ? 0 : 1),
     })),
     startPoll: assign({ poll: {}, index: 0 }),
+    /**
+     * After a reconnect, a poll the lost connection left half done goes on
+     * where it stopped: the request that got no answer is sent again, once, on
+     * the new connection, and the readings already answered are kept, so no
+     * reading is asked or printed twice (docs/PROTOCOL.md: reads are safe to
+     * retry). A poll that was done starts afresh.
+     */
+    resumePoll: assign(({ context }) =>
+      context.index > 0 && context.index < context.readings.length ? {} : { poll: {}, index: 0 },
+    ),
     /** The server's own word for the close (say, ERR_SHUTTING_DOWN) explains it better than the socket can. */
     recordLinkDown: assign(({ context, event }) =>
       event.type === 'LINK_DOWN'
@@ -501,7 +511,7 @@ export const clientMachine = setup({
           }),
         },
       ],
-      after: { reconnectBackoff: { target: 'online', actions: 'startPoll' } },
+      after: { reconnectBackoff: { target: 'online', actions: 'resumePoll' } },
     },
     failed: {
       type: 'final',

@@ -437,7 +437,7 @@ describe('machines/clientMachine', () => {
       expect(link.instances, 'no retry').to.have.length(1);
     });
 
-    it('reconnects after the backoff when the link goes down after a welcome, and resumes polling', () => {
+    it('reconnects after the backoff when the link goes down mid-poll, and asks again only what was not answered', () => {
       start();
       connect();
       poll();
@@ -466,8 +466,12 @@ describe('machines/clientMachine', () => {
       connect();
       expect(sent()[0]).to.deep.equal({ type: 'hello', version: PROTOCOL_VERSION });
       expect(welcomes.map((w) => w.reconnected)).to.deep.equal([false, true]);
-      expect(lastRead().reading, 'the broken poll starts over').to.equal('minTemperature');
-      poll();
+      expect(lastRead().reading, 'the unanswered request, sent again').to.equal('maxTemperature');
+      expect(
+        sent().filter((message) => message.type === 'read'),
+        'the answered one is not asked again',
+      ).to.have.length(1);
+      for (const reading of READINGS.slice(1)) answer(reading);
       expect(polls).to.have.length(2);
       expect(Object.keys(polls[1] ?? {})).to.deep.equal([...READINGS]);
       expect(context()).to.include({ pollsDone: 2, pollsIncomplete: 0 });
