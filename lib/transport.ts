@@ -1,6 +1,7 @@
 /**
  * The one thing a connection actor needs from the outside: a byte stream to
- * its peer. In production it is a `net.Socket`; a spec hands in any Duplex.
+ * its peer. In production it is a `net.Socket` (or a `tls.TLSSocket`); a spec
+ * hands in any Duplex.
  */
 import type { Duplex } from 'node:stream';
 
@@ -10,7 +11,18 @@ export interface Transport {
   readonly peer: string;
 }
 
-/** Wraps a stream; the wrapper shows only its peer when serialised (to the inspector, to logs). */
+/** A stream and its peer; shown as its peer alone when serialised (to the inspector, to logs). */
+class StreamTransport implements Transport {
+  constructor(
+    readonly stream: Duplex,
+    readonly peer: string,
+  ) {}
+
+  toJSON(): { peer: string } {
+    return { peer: this.peer };
+  }
+}
+
 export function transport(stream: Duplex, peer: string): Transport {
-  return { stream, peer, toJSON: () => ({ peer }) } as Transport;
+  return new StreamTransport(stream, peer);
 }

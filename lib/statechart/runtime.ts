@@ -190,11 +190,7 @@ export class MachineActor<TMachine extends AnyStateMachine> {
     } else {
       full.complete?.();
     }
-    return {
-      unsubscribe: () => {
-        this.#observers = this.#observers?.filter((known) => known !== full) ?? null;
-      },
-    };
+    return new MachineActor.#Entry(this, 'observers', full);
   }
 
   /** Listens to the effects the machine emits: one `type`, or `'*'` for all of them. */
@@ -209,11 +205,7 @@ export class MachineActor<TMachine extends AnyStateMachine> {
     const listener: Listener = { type, handler: handler as Listener['handler'] };
     this.#listeners ??= [];
     this.#listeners.push(listener);
-    return {
-      unsubscribe: () => {
-        this.#listeners = this.#listeners?.filter((known) => known !== listener) ?? null;
-      },
-    };
+    return new MachineActor.#Entry(this, 'listeners', listener);
   }
 
   /**
@@ -229,12 +221,40 @@ export class MachineActor<TMachine extends AnyStateMachine> {
     const full = toObserver(observer);
     this.#inspectors ??= [];
     this.#inspectors.push(full);
-    return {
-      unsubscribe: () => {
-        const left = this.#inspectors?.filter((known) => known !== full) ?? [];
+    return new MachineActor.#Entry(this, 'inspectors', full);
+  }
+
+  /**
+   * What `subscribe`, `on` and `inspect` return: it takes one entry out of
+   * one of the actor's lists. An object rather than a closure, because every
+   * connection subscribes and a closure costs more memory (docs/PERFORMANCE.md §10).
+   */
+  static readonly #Entry = class implements Subscription {
+    constructor(
+      readonly actor: MachineActor<AnyStateMachine>,
+      readonly list: 'observers' | 'listeners' | 'inspectors',
+      readonly entry: unknown,
+    ) {}
+
+    unsubscribe(): void {
+      this.actor.#remove(this.list, this.entry);
+    }
+  };
+
+  #remove(list: 'observers' | 'listeners' | 'inspectors', entry: unknown): void {
+    switch (list) {
+      case 'observers':
+        this.#observers = this.#observers?.filter((known) => known !== entry) ?? null;
+        break;
+      case 'listeners':
+        this.#listeners = this.#listeners?.filter((known) => known !== entry) ?? null;
+        break;
+      case 'inspectors': {
+        const left = this.#inspectors?.filter((known) => known !== entry) ?? [];
         this.#inspectors = left.length > 0 ? left : null;
-      },
-    };
+        break;
+      }
+    }
   }
 
   /** Stops the actor where it stands: nothing more is processed; observers complete. */
