@@ -4,7 +4,7 @@
  * server up, signals handled, one readable line on any failure.
  */
 import { readFileSync } from 'node:fs';
-import { describeOptions, SERVER_OPTIONS } from '../../lib/config.js';
+import { describeOptions, httpPortOf, SERVER_OPTIONS } from '../../lib/config.js';
 import { describeError } from '../../lib/errors.js';
 import type { LogLevel } from '../../lib/log.js';
 import { resolveStations, type StationSetup } from '../../lib/sensors/sources.js';
@@ -33,6 +33,17 @@ ${describeOptions(SERVER_OPTIONS)}`;
 
 const PROGRAM = 'meteo-server';
 
+/** Whether `host` is reached from this machine only. */
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** The live view's address to print: on every interface, the loopback one opens it here. */
+function pageUrl(host: string, port: number): string {
+  const shown = host === '0.0.0.0' || host === '' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  return `http://${shown.includes(':') ? `[${shown}]` : shown}:${port}/`;
+}
+
 async function main(): Promise<number> {
   const options = commandLine(PROGRAM, SERVER_OPTIONS, USAGE);
   if (typeof options === 'number') return options;
@@ -41,6 +52,7 @@ async function main(): Promise<number> {
     inspectPort,
     trace,
     logLevel,
+    httpPort: httpPortFlag,
     metricsPort,
     stations,
     source,
@@ -50,7 +62,10 @@ async function main(): Promise<number> {
   // Nobody is left to tell when stderr itself fails: its lines are dropped.
   const news = lineSink(process.stderr);
   let setups: StationSetup[];
+  let httpPort: number;
   try {
+    // --metrics-port is the former name of --http-port (README, "The server").
+    httpPort = httpPortOf({ httpPort: httpPortFlag, metricsPort });
     setups = resolveStations(
       { stations, source, speed: replaySpeed },
       { readFile: (path) => readFileSync(path, 'utf8'), now: Date.now },
@@ -112,24 +127,33 @@ async function main(): Promise<number> {
       stations: setups,
       log,
       ...(observe ? { inspect: observe } : {}),
-      ...(metricsPort > 0 ? { metricsPort } : {}),
+      ...(httpPort > 0 ? { httpPort } : {}),
     });
   } catch (err) {
     await inspection?.stop();
     news.write(`${PROGRAM}: ${describeError(err)}`);
     return 1;
   }
-  log.info(`listening on ${server.address}:${server.port}`, {
-    address: server.address,
-    port: server.port,
-    threads: settings.threads,
-    seed: settings.seed,
-    stations: setups.map((setup) => setup.station.id).join(','),
-    source,
-    ...(server.metricsPort === null
-      ? {}
-      : { metrics: `http://${server.address}:${server.metricsPort}/metrics` }),
-  });
+  const page = server.httpPort === null ? null : pageUrl(settings.host, server.httpPort);
+  log.info(
+    `listening on ${server.address}:${server.port}${page === null ? '' : `; live view at ${page}`}`,
+    {
+      address: server.address,
+      port: server.port,
+      threads: settings.threads,
+      seed: settings.seed,
+      stations: setups.map((setup) => setup.station.id).join(','),
+      source,
+      ...(page === null ? {} : { view: page, metrics: `${page}metrics` }),
+    },
+  );
+  if (page !== null && !isLoopback(settings.host)) {
+    // No authentication exists yet (issue #13): say so where the operator looks.
+    log.warn('the live view and /metrics are open to the network, with no authentication', {
+      host: settings.host,
+      url: page,
+    });
+  }
   armTestFault(process.env);
   const running = server;
 

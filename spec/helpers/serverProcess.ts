@@ -26,7 +26,12 @@ export interface ServerProcess {
   kill(): Promise<void>;
 }
 
-/** Starts `node dist/actors/cli/server.js --port 0 ...args` and waits for its "listening" line. */
+/**
+ * Starts `node dist/actors/cli/server.js --port 0 ...args` and waits for its
+ * "listening" line. Without the HTTP port (`--http-port 0`) unless `args`
+ * name it: its default port would be shared by every spec, and by a server
+ * a developer runs.
+ */
 export function startServerProcess(...args: string[]): Promise<ServerProcess> {
   return startServerProcessWithEnv({}, ...args);
 }
@@ -36,7 +41,8 @@ export async function startServerProcessWithEnv(
   env: Readonly<Record<string, string>>,
   ...args: string[]
 ): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [SERVER_PROGRAM, '--port', '0', ...args], {
+  const http = args.some((arg) => /^--(http|metrics)-port\b/.test(arg)) ? [] : ['--http-port', '0'];
+  const child = spawn(process.execPath, [SERVER_PROGRAM, '--port', '0', ...http, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
   });
