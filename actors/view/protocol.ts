@@ -168,3 +168,24 @@ export interface WatchMessage {
   readonly type: 'watch';
   readonly n: number | null;
 }
+
+/**
+ * What the page says of itself, as `window.meteoView`, for the browser specs
+ * and the screenshot script (actors/view/page/main.ts keeps it).
+ */
+export interface ViewFigures {
+  connected: boolean;
+  /** performance.now() of each update applied, the last 50. */
+  updates: number[];
+  hello: HelloMessage | null;
+  /** Connections the page shows. */
+  open: number;
+  /** Reading samples received. */
+  samples: number;
+  /** Values of the newest sample plotted (null where a station had none). */
+  plotted: (number | null)[];
+  acceptor: string;
+  detail: { n: number; state: string; events: number; closed: boolean } | null;
+  /** Content-Security-Policy violations: anything the page tried to load from elsewhere. */
+  violations: string[];
+}

@@ -18,6 +18,7 @@ import type {
   HelloMessage,
   OpenedRow,
   PoolFigures,
+  ViewFigures,
 } from '../protocol.js';
 import { FEED_PATH } from '../protocol.js';
 import { badge, type DrawnChart, drawChart, light } from './charts.js';
@@ -52,24 +53,13 @@ interface Row {
   openedAt: number;
 }
 
-interface ViewFigures {
-  connected: boolean;
-  /** performance.now() of each update applied, the last 50. */
-  updates: number[];
-  hello: HelloMessage | null;
-  open: number;
-  samples: number;
-  acceptor: string;
-  detail: { n: number; state: string; events: number; closed: boolean } | null;
-  violations: string[];
-}
-
 const figures: ViewFigures = {
   connected: false,
   updates: [],
   hello: null,
   open: 0,
   samples: 0,
+  plotted: [],
   acceptor: '',
   detail: null,
   violations: [],
@@ -207,6 +197,7 @@ function onFull(message: FullMessage): void {
   for (const row of message.rows) applyRow(row);
   plots?.reset(message.samples);
   figures.samples = message.samples.length;
+  figures.plotted = message.samples.at(-1)?.values.flat() ?? figures.plotted;
   onFigures(message);
 }
 
@@ -367,6 +358,7 @@ function connect(): void {
         for (const n of message.closed) rows.delete(n);
         plots?.add(message.samples);
         figures.samples += message.samples.length;
+        figures.plotted = message.samples.at(-1)?.values.flat() ?? figures.plotted;
         onFigures(message);
         break;
       case 'detail':
