@@ -52,7 +52,7 @@ export class ReadingPlots {
           width: this.#width(),
           height: 180,
           cursor: { drag: { x: false, y: false } },
-          legend: { show: stations.length > 1 },
+          legend: { show: stations.length > 1, live: false },
           scales: { x: { time: true } },
           series: [
             {},
