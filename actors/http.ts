@@ -38,6 +38,20 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
+/** Whether `host` is reached from this machine only (the server warns otherwise: no authentication yet). */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/**
+ * The address to print for a server on `host:port`: on every interface
+ * (`0.0.0.0`, `::`), the loopback one, which opens it on this machine.
+ */
+export function httpUrl(host: string, port: number): string {
+  const shown = host === '0.0.0.0' || host === '' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  return `http://${shown.includes(':') ? `[${shown}]` : shown}:${port}/`;
+}
+
 /** The path of a request, without its query string. */
 export function pathOf(request: IncomingMessage): string {
   const url = request.url ?? '/';

@@ -8,6 +8,7 @@ import { describeOptions, httpPortOf, SERVER_OPTIONS } from '../../lib/config.js
 import { describeError } from '../../lib/errors.js';
 import type { LogLevel } from '../../lib/log.js';
 import { resolveStations, type StationSetup } from '../../lib/sensors/sources.js';
+import { httpUrl, isLoopbackHost } from '../http.js';
 import type { Inspection } from '../inspect.js';
 import { createPinoLogger } from '../log.js';
 import { type RunningServer, startServer } from '../server.js';
@@ -32,17 +33,6 @@ Options:
 ${describeOptions(SERVER_OPTIONS)}`;
 
 const PROGRAM = 'meteo-server';
-
-/** Whether `host` is reached from this machine only. */
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
-}
-
-/** The live view's address to print: on every interface, the loopback one opens it here. */
-function pageUrl(host: string, port: number): string {
-  const shown = host === '0.0.0.0' || host === '' ? '127.0.0.1' : host === '::' ? '::1' : host;
-  return `http://${shown.includes(':') ? `[${shown}]` : shown}:${port}/`;
-}
 
 async function main(): Promise<number> {
   const options = commandLine(PROGRAM, SERVER_OPTIONS, USAGE);
@@ -134,7 +124,7 @@ async function main(): Promise<number> {
     news.write(`${PROGRAM}: ${describeError(err)}`);
     return 1;
   }
-  const page = server.httpPort === null ? null : pageUrl(settings.host, server.httpPort);
+  const page = server.httpPort === null ? null : httpUrl(settings.host, server.httpPort);
   log.info(
     `listening on ${server.address}:${server.port}${page === null ? '' : `; live view at ${page}`}`,
     {
@@ -147,7 +137,7 @@ async function main(): Promise<number> {
       ...(page === null ? {} : { view: page, metrics: `${page}metrics` }),
     },
   );
-  if (page !== null && !isLoopback(settings.host)) {
+  if (page !== null && !isLoopbackHost(settings.host)) {
     // No authentication exists yet (issue #13): say so where the operator looks.
     log.warn('the live view and /metrics are open to the network, with no authentication', {
       host: settings.host,
