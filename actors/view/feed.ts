@@ -298,8 +298,9 @@ export class LiveFeed {
     this.#halt();
   }
 
+  /** What does not change while the server runs, serialized once. */
   #helloText(): string {
-    const hello: HelloMessage = {
+    this.#hello ??= JSON.stringify({
       type: 'hello',
       server: this.#source.server,
       startedAt: this.#startedAt,
@@ -312,8 +313,7 @@ export class LiveFeed {
       sampleMs: this.#sampleMs,
       historyLength: this.#historyLength,
       detailLimit: this.#detailLimit,
-    };
-    this.#hello ??= JSON.stringify(hello);
+    } satisfies HelloMessage);
     return this.#hello;
   }
 
