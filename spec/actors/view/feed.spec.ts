@@ -234,6 +234,37 @@ describe('actors/view/feed', () => {
     expect(catchUp.closed).to.deep.equal([2]);
   });
 
+  it('with 10,000 connections all changing, queues nothing for a page that does not drain, then sends one delta', async () => {
+    open.splice(
+      0,
+      open.length,
+      ...Array.from({ length: 10_000 }, (_, i) => new FakeConnection(i + 1)),
+    );
+    const page = attach();
+    const states = (page.sent[0] as HelloMessage).states;
+    page.bufferedAmount = 10_000;
+    const sentBefore = page.sent.length;
+    const values: StateValue[] = [
+      { serving: 'awaiting-request' },
+      { serving: 'computing' },
+      { serving: 'replying' },
+    ];
+    for (let round = 0; round < 6; round++) {
+      for (const connection of open) connection.value = values[round % 3] as StateValue;
+      await sleep(TICK_MS * 1.5);
+    }
+    expect(page.sent.length, 'messages to a page that does not drain').to.equal(sentBefore);
+    page.bufferedAmount = 0;
+    await sleep(TICK_MS * 2);
+    const [catchUp] = page.of('delta');
+    if (!catchUp) throw new Error('no delta after the page drained');
+    expect(catchUp.changed).to.have.length(10_000);
+    expect(new Set(catchUp.changed.map((row) => states[row[1]]))).to.deep.equal(
+      new Set(['serving.replying']),
+    );
+    expect(catchUp.counts[states.indexOf('serving.replying')]).to.equal(10_000);
+  });
+
   it('samples the stations through the pool while a page is open, and sends the samples', async () => {
     const page = attach();
     await sleep(TICK_MS * 2);
