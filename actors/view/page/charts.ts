@@ -72,19 +72,19 @@ export function badge(chart: DrawnChart, path: string, count: number): void {
     return;
   }
   if (!text) {
-    const box = node.getBBox();
+    // On the top right corner of the state's box (not of its label, which can be wider).
+    const shape = node.querySelector<SVGGraphicsElement>('rect.label-container, rect.outer');
+    const box = (shape ?? node).getBBox();
     const group = document.createElementNS(SVG, 'g');
     group.setAttribute('class', 'badge');
+    group.dataset['right'] = String(box.x + box.width + 6);
+    group.dataset['top'] = String(box.y - 10);
     const rect = document.createElementNS(SVG, 'rect');
     text = document.createElementNS(SVG, 'text');
-    const x = box.x + box.width - 4;
-    const y = box.y - 6;
-    rect.setAttribute('x', String(x - 2));
-    rect.setAttribute('y', String(y - 12));
+    rect.setAttribute('y', String(box.y - 10));
     rect.setAttribute('height', '16');
     rect.setAttribute('rx', '8');
-    text.setAttribute('x', String(x + 4));
-    text.setAttribute('y', String(y));
+    text.setAttribute('y', String(box.y + 2));
     group.append(rect, text);
     node.append(group);
     chart.badges.set(path, text);
@@ -92,7 +92,11 @@ export function badge(chart: DrawnChart, path: string, count: number): void {
   const label = String(count);
   if (text.textContent !== label) {
     text.textContent = label;
-    text.previousElementSibling?.setAttribute('width', String(label.length * 7.5 + 12));
+    const width = label.length * 7.5 + 12;
+    const left = Number(text.parentElement?.dataset['right']) - width;
+    text.previousElementSibling?.setAttribute('width', String(width));
+    text.previousElementSibling?.setAttribute('x', String(left));
+    text.setAttribute('x', String(left + 6));
   }
   text.parentElement?.setAttribute('visibility', 'visible');
 }
