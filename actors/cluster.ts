@@ -129,7 +129,8 @@ export function startPrimary(options: PrimaryOptions): RunningPrimary {
             clearTimeout(timer);
             resolve(code ?? 1);
           });
-          if (worker.isConnected()) worker.send({ type: 'meteo:stop', how } satisfies PrimaryMessage);
+          if (worker.isConnected())
+            worker.send({ type: 'meteo:stop', how } satisfies PrimaryMessage);
         }),
     );
     const codes = await Promise.all(statuses);

@@ -1,14 +1,81 @@
 /**
  * Prometheus metrics (prom-client): a Telemetry that counts into a registry,
  * gauges read from the sensor pool at scrape time, Node's default process
- * metrics, and a small HTTP server for /metrics. Names follow Prometheus
- * conventions: a `meteo_` prefix, base units, `_total` on counters.
+ * metrics, and the /metrics route of the server's HTTP port (actors/http.ts).
+ * Names follow Prometheus conventions: a `meteo_` prefix, base units,
+ * `_total` on counters, a `_info` gauge for the build (issue #16).
+ *
+ * Every series the server can count is there at 0 from the first scrape, so
+ * that `rate()` and `increase()` see the first event as an increase rather
+ * than as a series that appeared (issue #16). Labels are bounded: a station
+ * label only ever names a served station, a code only a code of
+ * lib/errors.ts.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { ErrorCode } from '../lib/errors.js';
 import { READINGS, type Reading } from '../lib/protocol.js';
 import type { Outcome, Telemetry } from '../lib/telemetry.js';
+import type { Route } from './http.js';
+
+/** The codes the server sends on the wire (docs/errors.md, "On the wire"): every `code` label. */
+export const WIRE_CODES: readonly ErrorCode[] = [
+  'ERR_FRAME_TOO_LARGE',
+  'ERR_BAD_MESSAGE',
+  'ERR_UNSUPPORTED_VERSION',
+  'ERR_HANDSHAKE_REQUIRED',
+  'ERR_ALREADY_GREETED',
+  'ERR_UNKNOWN_READING',
+  'ERR_UNKNOWN_STATION',
+  'ERR_SENSOR_FAILED',
+  'ERR_READING_UNAVAILABLE',
+  'ERR_HANDSHAKE_TIMEOUT',
+  'ERR_IDLE_TIMEOUT',
+  'ERR_SLOW_READER',
+  'ERR_TOO_MANY_CONNECTIONS',
+  'ERR_SHUTTING_DOWN',
+  'ERR_INTERNAL',
+];
+
+/**
+ * Why a connection that was served can end (docs/errors.md, the codes that
+ * close, less the refusal at the door): the `reason` labels of
+ * meteo_connections_closed_total.
+ */
+export const CLOSE_REASONS: readonly string[] = [
+  'client-ended',
+  'client-closed',
+  'ERR_FRAME_TOO_LARGE',
+  'ERR_UNSUPPORTED_VERSION',
+  'ERR_HANDSHAKE_TIMEOUT',
+  'ERR_IDLE_TIMEOUT',
+  'ERR_SLOW_READER',
+  'ERR_SHUTTING_DOWN',
+  'ERR_INTERNAL',
+];
+
+/**
+ * Why a connection is turned away at the door. ERR_SHUTTING_DOWN is rare
+ * since the supervisor owns the drain: only a socket accepted just before
+ * the listener closed gets it.
+ */
+export const REJECT_REASONS: readonly ErrorCode[] = [
+  'ERR_TOO_MANY_CONNECTIONS',
+  'ERR_SHUTTING_DOWN',
+];
+
+/** How a read can end: the `outcome` labels made at start (any other code still counts when it happens). */
+const READ_OUTCOMES: readonly Outcome[] = ['ok', 'ERR_SENSOR_FAILED', 'ERR_READING_UNAVAILABLE'];
+
+/** The station label of a read at a station the server does not serve; never seen unless a bug. */
+const UNKNOWN_STATION = 'unknown';
+
+export interface MetricsOptions {
+  /** The server's version, for meteo_build_info. */
+  readonly version: string;
+  /** The ids of the stations served: the only values of the `station` label. */
+  readonly stations: readonly string[];
+}
 
 /** What the pool gauges read at each scrape. */
 export interface PoolGauges {
@@ -31,12 +98,19 @@ const LATENCY_BUCKETS = [
   0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1,
 ];
 
-export function createMetrics(): Metrics {
+export function createMetrics(options: MetricsOptions): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  const served = new Set(options.stations);
   let pool: PoolGauges | undefined;
   let openConnections: (() => number) | undefined;
 
+  new Gauge({
+    name: 'meteo_build_info',
+    help: 'Always 1: the version of the server and of Node.js that runs it, as labels.',
+    labelNames: ['version', 'node'],
+    registers: [registry],
+  }).set({ version: options.version, node: process.version }, 1);
   new Gauge({
     name: 'meteo_connections',
     help: 'Connections open now.',
@@ -64,14 +138,14 @@ export function createMetrics(): Metrics {
   });
   const requests = new Counter({
     name: 'meteo_requests_total',
-    help: 'Read requests answered, by reading and outcome (ok, or the error code of the reply).',
-    labelNames: ['reading', 'outcome'],
+    help: 'Read requests answered, by station, reading and outcome (ok, or the error code of the reply).',
+    labelNames: ['station', 'reading', 'outcome'],
     registers: [registry],
   });
   const latency = new Histogram({
     name: 'meteo_request_duration_seconds',
-    help: 'Time from a read request arriving to its reply being written, by reading.',
-    labelNames: ['reading'],
+    help: 'Time from a read request arriving to its reply being written, by station and reading.',
+    labelNames: ['station', 'reading'],
     buckets: LATENCY_BUCKETS,
     registers: [registry],
   });
@@ -105,8 +179,16 @@ export function createMetrics(): Metrics {
       this.set(pool?.threads.length ?? 0);
     },
   });
-  // Every reading shows from the first scrape, with zero, rather than appearing when first asked for.
-  for (const reading of READINGS) requests.inc({ reading, outcome: 'ok' }, 0);
+  // Every series shows from the first scrape, at zero, rather than appearing when first counted.
+  for (const station of options.stations) {
+    for (const reading of READINGS) {
+      for (const outcome of READ_OUTCOMES) requests.inc({ station, reading, outcome }, 0);
+      latency.zero({ station, reading });
+    }
+  }
+  for (const reason of REJECT_REASONS) rejected.inc({ reason }, 0);
+  for (const reason of CLOSE_REASONS) closed.inc({ reason }, 0);
+  for (const code of WIRE_CODES) errors.inc({ code }, 0);
 
   const telemetry: Telemetry = {
     connectionAccepted() {
@@ -118,9 +200,10 @@ export function createMetrics(): Metrics {
     connectionClosed(reason: string) {
       closed.inc({ reason });
     },
-    requestServed(_station: string, reading: Reading, outcome: Outcome, seconds: number) {
-      requests.inc({ reading, outcome });
-      latency.observe({ reading }, seconds);
+    requestServed(at: string, reading: Reading, outcome: Outcome, seconds: number) {
+      const station = served.has(at) ? at : UNKNOWN_STATION;
+      requests.inc({ station, reading, outcome });
+      latency.observe({ station, reading }, seconds);
     },
     errorSent(code: string) {
       errors.inc({ code });
@@ -139,40 +222,13 @@ export function createMetrics(): Metrics {
   };
 }
 
-export interface MetricsServer {
-  readonly port: number;
-  close(): Promise<void>;
-}
-
-/** Serves the registry as Prometheus text at /metrics. */
-export function serveMetrics(
-  registry: Registry,
-  host: string,
-  port: number,
-): Promise<MetricsServer> {
-  const server: Server = createServer((request, response) => {
-    if (request.method !== 'GET' || request.url?.split('?')[0] !== '/metrics') {
-      response.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics\n');
-      return;
-    }
+/** The /metrics route: the registry as Prometheus text. */
+export function metricsRoute(registry: Registry): Route {
+  return (_request, response: ServerResponse) => {
     registry.metrics().then(
       (text) => response.writeHead(200, { 'content-type': registry.contentType }).end(text),
       (err: unknown) =>
         response.writeHead(500, { 'content-type': 'text/plain' }).end(`${String(err)}\n`),
     );
-  });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host, port }, () => {
-      server.off('error', reject);
-      resolve({
-        port: (server.address() as AddressInfo).port,
-        close: () =>
-          new Promise((done) => {
-            server.close(() => done());
-            server.closeAllConnections();
-          }),
-      });
-    });
-  });
+  };
 }

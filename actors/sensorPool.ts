@@ -99,6 +99,7 @@ export class SensorPool {
   #pending: PendingRead[] = [];
   #flushScheduled = false;
   #tasks = 0;
+  #reads = 0;
   /** Tasks sent to the threads and not yet answered: at most one per thread. */
   #inFlight = 0;
   /** The deadlines of the tasks in flight, and the timer that checks them. */
@@ -145,6 +146,11 @@ export class SensorPool {
     return this.#tasks;
   }
 
+  /** Reads asked for since the pool started, answered or not (the live view's reads per second). */
+  get readsAsked(): number {
+    return this.#reads;
+  }
+
   /** The worker threads now running (for metrics, and for specs that kill one on purpose). */
   get threads(): readonly Worker[] {
     return this.#piscina.threads;
@@ -170,6 +176,7 @@ export class SensorPool {
       done([]);
       return;
     }
+    this.#reads += reads.length;
     if (this.#closing) {
       done(reads.map(() => ({ code: 'ERR_SHUTTING_DOWN', message: 'the sensor pool is closed' })));
       return;

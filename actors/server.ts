@@ -24,13 +24,17 @@ import { ServerStats, type StatsSnapshot, type Telemetry, teeTelemetry } from '.
 import { acceptorMachine } from '../machines/acceptorMachine.js';
 import type { ConnectionLimits } from '../machines/connectionMachine.js';
 import { type Connection, connectionName, connectionTable, startConnection } from './connection.js';
+import { type HttpServer, livenessRoute, readinessRoute, serveHttp } from './http.js';
 import { Listener } from './listener.js';
-import { createMetrics, type MetricsServer, serveMetrics } from './metrics.js';
+import { createMetrics, metricsRoute } from './metrics.js';
 import { SensorPool } from './sensorPool.js';
 import { ConnectionSupervisor } from './supervisor.js';
+import type { FeedOptions, LiveFeed } from './view/feed.js';
+import { createLiveView, type LiveView } from './view/liveView.js';
 
 /** Server name and version sent in the welcome. */
 export const SERVER_NAME = 'meteo-actors/0.1.0';
+const SERVER_VERSION = SERVER_NAME.slice(SERVER_NAME.indexOf('/') + 1);
 
 /** The limits a server has unless told otherwise: the defaults of its flags (lib/config.ts). */
 const DEFAULTS = defaultsOf(SERVER_OPTIONS);
@@ -66,8 +70,13 @@ export interface ServerSettings extends Partial<ConnectionLimits> {
    */
   readonly inspect?: InspectorFor;
   readonly inspectConnections?: number;
-  /** Serve Prometheus metrics on this port of `host` (0 picks a free one); none when absent. */
-  readonly metricsPort?: number;
+  /**
+   * Serve the HTTP port on this port of `host` (0 picks a free one): the live
+   * view at `/` and Prometheus metrics at `/metrics`. None when absent.
+   */
+  readonly httpPort?: number;
+  /** The live view's pace and bounds, when not the defaults (specs make them quicker). */
+  readonly view?: FeedOptions;
 }
 
 export interface RunningServer {
@@ -80,8 +89,10 @@ export interface RunningServer {
   connections(): IterableIterator<Connection>;
   /** What the server has counted since it started. */
   stats(): StatsSnapshot;
-  /** Where /metrics is served, when it is. */
-  readonly metricsPort: number | null;
+  /** The HTTP port (the live view, /metrics), when it is served. */
+  readonly httpPort: number | null;
+  /** The live view's feed, when the HTTP port is served. */
+  readonly view: LiveFeed | null;
   /**
    * Stops accepting, lets every request already received get its reply
    * (for at most the drain timeout), then closes the pool. Idempotent.
@@ -154,7 +165,13 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
     units: UNITS,
   };
   const stats = new ServerStats();
-  const metrics = settings.metricsPort === undefined ? undefined : createMetrics();
+  const metrics =
+    settings.httpPort === undefined
+      ? undefined
+      : createMetrics({
+          version: SERVER_VERSION,
+          stations: stations.map((setup) => setup.station.id),
+        });
   metrics?.watchPool(sensors);
   const sinks = [settings.telemetry, metrics?.telemetry].filter((sink) => sink !== undefined);
   const telemetry = sinks.length > 0 ? teeTelemetry(stats, ...sinks) : stats;
@@ -284,30 +301,6 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
     await sensors.close();
   };
 
-  let metricsServer: MetricsServer | undefined;
-  if (metrics && settings.metricsPort !== undefined) {
-    try {
-      metricsServer = await serveMetrics(metrics.registry, settings.host, settings.metricsPort);
-    } catch (err) {
-      await shutdown('SHUTDOWN');
-      const inUse = (err as NodeJS.ErrnoException).code === 'EADDRINUSE';
-      throw new MeteoError(
-        inUse ? 'ERR_ADDRESS_IN_USE' : 'ERR_LISTEN_FAILED',
-        `cannot serve metrics on ${settings.host}:${settings.metricsPort}: ${inUse ? 'the address is in use' : describeError(err)}`,
-      );
-    }
-  }
-
-  let stopping: Promise<void> | undefined;
-  const stopWith = (how: 'SHUTDOWN' | 'RETIRE'): Promise<void> => {
-    // A retire already under way becomes a plain stop: drain now.
-    if (stopping && how === 'SHUTDOWN') acceptor.send({ type: 'SHUTDOWN' });
-    stopping ??= (async () => {
-      await shutdown(how);
-      await metricsServer?.close();
-    })();
-    return stopping;
-  };
   const readiness = (): Readiness => {
     const snapshot = acceptor.getSnapshot();
     if (snapshot.status !== 'active') return { ready: false, reason: 'stopped' };
@@ -317,6 +310,59 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
     if (sensors.threads.length === 0) return { ready: false, reason: 'no-sensor-worker' };
     return { ready: true };
   };
+
+  // The HTTP port: /metrics, the health checks a load balancer or a
+  // supervisor asks (issue #15), and the live view (issue #13), one line a route.
+  let http: HttpServer | undefined;
+  let view: LiveView | undefined;
+  if (metrics && settings.httpPort !== undefined) {
+    view = createLiveView(
+      {
+        server: SERVER_NAME,
+        port,
+        stations: welcome.stations.map(({ id, name }) => ({ id, name })),
+        connections: () => supervisor.connections(),
+        acceptorState: () => acceptor.getSnapshot().value,
+        pool: sensors,
+      },
+      settings.view,
+    );
+    const live = view;
+    try {
+      http = await serveHttp({
+        host: settings.host,
+        port: settings.httpPort,
+        routes: {
+          '/metrics': metricsRoute(metrics.registry),
+          '/healthz': livenessRoute(),
+          '/readyz': readinessRoute(readiness),
+          ...live.routes,
+        },
+        upgrades: live.upgrades,
+        onClose: () => live.close(),
+      });
+    } catch (err) {
+      await shutdown('SHUTDOWN');
+      const inUse = (err as NodeJS.ErrnoException).code === 'EADDRINUSE';
+      throw new MeteoError(
+        inUse ? 'ERR_ADDRESS_IN_USE' : 'ERR_LISTEN_FAILED',
+        `cannot serve HTTP on ${settings.host}:${settings.httpPort}: ${inUse ? 'the address is in use' : describeError(err)}`,
+      );
+    }
+    live.listening(settings.host, http.port);
+  }
+
+  let stopping: Promise<void> | undefined;
+  const stopWith = (how: 'SHUTDOWN' | 'RETIRE'): Promise<void> => {
+    // A retire already under way becomes a plain stop: drain now.
+    if (stopping && how === 'SHUTDOWN') acceptor.send({ type: 'SHUTDOWN' });
+    stopping ??= (async () => {
+      // The page watches the drain, then goes with the HTTP port.
+      await shutdown(how);
+      await http?.close();
+    })();
+    return stopping;
+  };
   return {
     address,
     port,
@@ -324,7 +370,8 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
     sensors,
     connections: () => supervisor.connections(),
     stats: () => stats.snapshot(supervisor.open),
-    metricsPort: metricsServer?.port ?? null,
+    httpPort: http?.port ?? null,
+    view: view?.feed ?? null,
     failed,
     readiness,
     stop: () => stopWith('SHUTDOWN'),

@@ -24,6 +24,7 @@ import { describeError } from '../lib/errors.js';
 import { FrameDecoder, MAX_REPLY_FRAME_BYTES } from '../lib/framing.js';
 import { decodeServerMessage, encodeMessage, PROTOCOL_VERSION, READINGS } from '../lib/protocol.js';
 import { Histogram, type HistogramSummary } from './histogram.js';
+import { LivePage } from './livePage.js';
 import { cpuTicks, machineBusyTicks, mainThreadCpuTicks, rssBytes } from './procStats.js';
 import {
   NO_ID,
@@ -105,6 +106,15 @@ const LOADGEN_OPTIONS = Object.freeze({
     max: 2 ** 22,
     default: 0,
     description: 'pid of the server, whose CPU time and RSS are read from /proc (0: none)',
+  },
+  pagePort: {
+    kind: 'integer',
+    flag: 'page-port',
+    min: 0,
+    max: 65_535,
+    default: 0,
+    description:
+      "the server's HTTP port: attach a stand-in for a live page to its feed while the load runs (0: none)",
   },
   clockTicks: {
     kind: 'integer',
@@ -402,8 +412,20 @@ function toMicroseconds(summary: HistogramSummary): HistogramSummary {
   };
 }
 
+/**
+ * With --page-port, a stand-in for a browser with the live view open,
+ * following connection 1 in detail (the first one the load opens).
+ */
+async function attachPage(options: Options): Promise<LivePage | undefined> {
+  if (options.pagePort === 0) return undefined;
+  const page = new LivePage(options.host, options.pagePort, 1);
+  await page.opened;
+  return page;
+}
+
 async function throughput(options: Options): Promise<ThroughputResult> {
   const { host, port, connections: count, depth, serverPid, clockTicks } = options;
+  const page = await attachPage(options);
   const { connections } = await openConnections(
     host,
     port,
@@ -437,6 +459,8 @@ async function throughput(options: Options): Promise<ThroughputResult> {
   for (const connection of connections) connection.refill = false;
   await settle(connections, options.drainMs);
   for (const connection of connections) connection.close();
+  const pageFigures = page?.figures();
+  page?.close();
 
   const seconds = (end - start) / 1000;
   const cpuSeconds = (after.ticks - before.ticks) / clockTicks;
@@ -456,6 +480,7 @@ async function throughput(options: Options): Promise<ThroughputResult> {
     serverRssBytes: after.rss,
     loadgenCpuCores: ownSeconds / seconds,
     otherCpuCores: Math.max(0, machineSeconds - cpuSeconds - ownSeconds) / seconds,
+    ...(pageFigures ? { page: pageFigures } : {}),
     errors,
     errorTotal: totalErrors(errors),
   };
@@ -496,6 +521,7 @@ async function pollAll(
 async function manyConnections(options: Options): Promise<ConnectionsResult> {
   const { host, port, connections: count, serverPid, clockTicks } = options;
   const blockSize = Math.max(1, Math.round(count / 10));
+  const page = await attachPage(options);
 
   // Warm-up: one block opened, polled and closed, so that the first measured
   // block is not charged with compiling the server's accept path.
@@ -544,6 +570,8 @@ async function manyConnections(options: Options): Promise<ConnectionsResult> {
   const { pollMs, pollNs, readings } = await pollAll(connections);
   const afterPoll = probe(serverPid);
   for (const connection of connections) connection.close();
+  const pageFigures = page?.figures();
+  page?.close();
 
   const pollCpuSeconds = (afterPoll.ticks - pollBefore.ticks) / clockTicks;
   return {
@@ -563,6 +591,7 @@ async function manyConnections(options: Options): Promise<ConnectionsResult> {
     pollUs: toMicroseconds(pollNs.summary()),
     pollReadings: readings,
     pollServerCpuUsPerRequest: readings > 0 ? (pollCpuSeconds * 1e6) / readings : 0,
+    ...(pageFigures ? { page: pageFigures } : {}),
     errors,
     errorTotal: totalErrors(errors),
   };

@@ -10,24 +10,47 @@ import type { ConnectionsResult, OpenBlock, ThroughputResult } from './results.j
 export const SERVERS = ['product', 'baseline'] as const;
 export type ServerKind = (typeof SERVERS)[number];
 
-/** A configuration of the benchmark: C×K under load, or C connections opened and polled once. */
+/** How each run of a configuration is made: one of the two servers, or the product with a live page. */
+export type RunKind = ServerKind | 'page';
+
+/**
+ * A configuration of the benchmark: C×K under load, or C connections opened
+ * and polled once. With `page` (`50x1+page`), the product is run with and
+ * without a live page attached (issue #13), and the ratio is the one to the other.
+ */
 export type Configuration =
   | {
       readonly kind: 'throughput';
       readonly name: string;
       readonly connections: number;
       readonly depth: number;
+      readonly page: boolean;
     }
-  | { readonly kind: 'connections'; readonly name: string; readonly connections: number };
+  | {
+      readonly kind: 'connections';
+      readonly name: string;
+      readonly connections: number;
+      readonly page: boolean;
+    };
 
-/** Parses "1x1,50x16,10000": C×K for a throughput configuration, a bare C for the connections one. */
+/** The runs a configuration is made of, in the order each repetition runs them. */
+export function runKinds(configuration: Configuration, servers: readonly ServerKind[]): RunKind[] {
+  return configuration.page ? ['product', 'page'] : [...servers];
+}
+
+/**
+ * Parses "1x1,50x16,10000,50x1+page": C×K for a throughput configuration, a
+ * bare C for the connections one, `+page` for either with a live page.
+ */
 export function parseConfigurations(text: string): Configuration[] {
   const configurations: Configuration[] = [];
   for (const raw of text.split(',')) {
     const name = raw.trim().toLowerCase();
     if (name === '') continue;
-    const pair = /^(\d+)x(\d+)$/.exec(name);
-    const single = /^(\d+)$/.exec(name);
+    const page = name.endsWith('+page');
+    const base = page ? name.slice(0, -'+page'.length) : name;
+    const pair = /^(\d+)x(\d+)$/.exec(base);
+    const single = /^(\d+)$/.exec(base);
     if (pair) {
       const connections = Number(pair[1]);
       const depth = Number(pair[2]);
@@ -36,16 +59,16 @@ export function parseConfigurations(text: string): Configuration[] {
           `--configs: ${name} is out of range (C from 1 to 19000, K from 1 to 1024)`,
         );
       }
-      configurations.push({ kind: 'throughput', name, connections, depth });
+      configurations.push({ kind: 'throughput', name, connections, depth, page });
     } else if (single) {
       const connections = Number(single[1]);
       if (connections < 10 || connections > 19_000) {
         throw new RangeError(`--configs: ${name} connections is out of range (10 to 19000)`);
       }
-      configurations.push({ kind: 'connections', name, connections });
+      configurations.push({ kind: 'connections', name, connections, page });
     } else {
       throw new RangeError(
-        `--configs: "${raw}" is neither CxK (e.g. 50x16) nor a connection count (e.g. 10000)`,
+        `--configs: "${raw}" is neither CxK (e.g. 50x16) nor a connection count (e.g. 10000), with or without +page`,
       );
     }
   }
@@ -277,6 +300,9 @@ export type ConfigurationReport =
       readonly product?: ServerSummary<ThroughputFigure>;
       readonly baseline?: ServerSummary<ThroughputFigure>;
       readonly ratio: Record<ThroughputFigure, number | null>;
+      /** `+page`: the product with a live page attached, and its ratio to the product without. */
+      readonly withPage?: ServerSummary<ThroughputFigure>;
+      readonly pageRatio?: Record<ThroughputFigure, number | null>;
     }
   | {
       readonly kind: 'connections';
@@ -284,6 +310,9 @@ export type ConfigurationReport =
       readonly product?: ConnectionsSummary;
       readonly baseline?: ConnectionsSummary;
       readonly ratio: Record<ConnectionsFigure, number | null>;
+      /** `+page`: the product with a live page attached, and its ratio to the product without. */
+      readonly withPage?: ConnectionsSummary;
+      readonly pageRatio?: Record<ConnectionsFigure, number | null>;
     };
 
 export interface BenchSettings {
@@ -408,32 +437,54 @@ export function formatReport(report: BenchReport): string {
           ]),
         );
       }
+      const page = c.withPage;
+      if (page) {
+        lines.push(
+          row([
+            first ? name : '',
+            'product + page',
+            ...THROUGHPUT_COLUMNS.map(([figure]) => format(page[figure])),
+            String(page.errors),
+          ]),
+        );
+        if (c.product && c.pageRatio) {
+          const pageRatio = c.pageRatio;
+          lines.push(
+            row([
+              '',
+              '**with page ÷ without**',
+              ...THROUGHPUT_COLUMNS.map(([figure]) =>
+                CONTEXT_FIGURES.has(figure) ? '' : `**${format(pageRatio[figure])}**`,
+              ),
+              '',
+            ]),
+          );
+        }
+      }
     }
     lines.push('');
   }
   for (const [name, c] of Object.entries(report.configurations)) {
     if (c.kind !== 'connections') continue;
+    // A `+page` configuration compares the product with a live page to the product without.
+    const other = c.withPage ?? c.baseline;
+    const ratio = c.withPage ? c.pageRatio : c.ratio;
     lines.push(
       `${c.connections.toLocaleString('en-US')} connections (configuration "${name}")`,
       '',
-      row(['figure', 'product', 'baseline', 'ratio']),
+      row(['figure', 'product', c.withPage ? 'product + page' : 'baseline', 'ratio']),
       row(['---', '---:', '---:', '---:']),
     );
     for (const [figure, title] of CONNECTIONS_ROWS) {
       lines.push(
-        row([
-          title,
-          format(c.product?.[figure]),
-          format(c.baseline?.[figure]),
-          format(c.ratio[figure]),
-        ]),
+        row([title, format(c.product?.[figure]), format(other?.[figure]), format(ratio?.[figure])]),
       );
     }
     lines.push(
       row([
         'errors (all runs)',
         String(c.product?.errors ?? '–'),
-        String(c.baseline?.errors ?? '–'),
+        String(other?.errors ?? '–'),
         '',
       ]),
       '',
@@ -449,7 +500,7 @@ export function formatReport(report: BenchReport): string {
     lines.push('');
   }
   const warnings = Object.entries(report.configurations).flatMap(([name, c]) =>
-    SERVERS.flatMap((server) => {
+    (['product', 'baseline', 'withPage'] as const).flatMap((server) => {
       const s = c[server];
       return s && (s.errors > 0 || s.serverWarnings > 0)
         ? [

@@ -3,6 +3,7 @@
  * run, and what the runner (bench/run.ts) reads back.
  */
 import type { HistogramSummary } from './histogram.js';
+import type { LivePageFigures } from './livePage.js';
 
 /** Everything that went wrong, by kind. A sound run has all of them at zero. */
 export interface ErrorCounts {
@@ -72,6 +73,8 @@ export interface ThroughputResult {
   readonly loadgenCpuCores: number;
   /** Everything else the machine ran over the window, per second of window: the noise. */
   readonly otherCpuCores: number;
+  /** What the stand-in live page received, when one was attached (a `+page` configuration). */
+  readonly page?: LivePageFigures;
   readonly errors: ErrorCounts;
   readonly errorTotal: number;
 }
@@ -109,6 +112,8 @@ export interface ConnectionsResult {
   readonly pollUs: HistogramSummary;
   readonly pollReadings: number;
   readonly pollServerCpuUsPerRequest: number;
+  /** What the stand-in live page received, when one was attached (a `+page` configuration). */
+  readonly page?: LivePageFigures;
   readonly errors: ErrorCounts;
   readonly errorTotal: number;
 }

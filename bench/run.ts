@@ -10,6 +10,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,8 +29,10 @@ import {
   type ConfigurationReport,
   formatReport,
   parseConfigurations,
+  type RunKind,
   type RunOf,
   ratios,
+  runKinds,
   SERVERS,
   type ServerKind,
   type ServerRunInfo,
@@ -46,9 +49,9 @@ const BENCH_OPTIONS = Object.freeze({
   configs: {
     kind: 'string',
     flag: 'configs',
-    default: '1x1,50x1,1000x1,50x16,10000',
+    default: '1x1,50x1,1000x1,50x16,10000,50x1+page,1000x1+page,10000+page',
     description:
-      'configurations, comma-separated: CxK (C connections, K requests in flight each) or C (open C connections, poll each once)',
+      'configurations, comma-separated: CxK (C connections, K requests in flight each) or C (open C connections, poll each once); +page runs the product with and without a live page attached',
   },
   repetitions: {
     kind: 'integer',
@@ -177,19 +180,21 @@ function exited(child: ChildProcess, timeoutMs: number): Promise<boolean> {
 }
 
 interface StartedServer {
-  readonly kind: ServerKind;
+  readonly kind: RunKind;
   readonly child: ChildProcess;
   readonly pid: number;
   readonly port: number;
   /** Where its stdout and stderr go. */
   readonly logFile: string;
+  /** Its HTTP port, where the stand-in page attaches (`page` runs); 0 for none. */
+  readonly httpPort: number;
 }
 
 /** Log files of the servers, one per run; removed when the bench exits. */
 let logDir: string | undefined;
 let logFiles = 0;
 
-function newLogFile(kind: ServerKind): string {
+function newLogFile(kind: RunKind): string {
   logDir ??= mkdtempSync(join(tmpdir(), 'meteo-bench-'));
   return join(logDir, `${++logFiles}-${kind}.log`);
 }
@@ -243,25 +248,47 @@ function listeningPort(log: string): number {
   return 0;
 }
 
-async function startServer(kind: ServerKind, options: BenchOptions): Promise<StartedServer> {
+/** A loopback port that was free a moment ago, for a product's HTTP port (its CLI takes 0 as none). */
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+/**
+ * Starts one server. The product serves its HTTP port (/metrics, the live
+ * view) in a `+page` configuration, with the page (`page`) and without
+ * (`product`), so that the ratio is the page's cost alone; elsewhere it
+ * serves none, as when the figures of docs/PERFORMANCE.md were measured.
+ */
+async function startServer(
+  kind: RunKind,
+  options: BenchOptions,
+  http: boolean,
+): Promise<StartedServer> {
   // Profiles go to DIR/product and DIR/baseline: one file per thread, written when the server exits.
   const nodeArgs =
     options.profileDir === '-'
       ? []
       : ['--cpu-prof', '--cpu-prof-dir', join(resolvePath(options.profileDir), kind)];
+  const httpPort = http && kind !== 'baseline' ? await freePort() : 0;
   const args =
-    kind === 'product'
-      ? [
+    kind === 'baseline'
+      ? [...nodeArgs, BASELINE_SERVER, '--port', '0']
+      : [
           ...nodeArgs,
           PRODUCT_SERVER,
           '--port',
           '0',
+          '--http-port',
+          String(httpPort),
           '--threads',
           String(options.threads),
           '--ready-grace',
           '0',
-        ]
-      : [...nodeArgs, BASELINE_SERVER, '--port', '0'];
+        ];
   // The product logs two lines per connection. Into a file, never a pipe: a write to a pipe
   // blocks the server whenever this process is slow to read, which would be measured as its cost.
   const logFile = newLogFile(kind);
@@ -276,7 +303,7 @@ async function startServer(kind: ServerKind, options: BenchOptions): Promise<Sta
   for (;;) {
     const port = listeningPort(readLog(logFile));
     if (port > 0 && child.pid !== undefined) {
-      return { kind, child, pid: child.pid, port, logFile };
+      return { kind, child, pid: child.pid, port, logFile, httpPort };
     }
     if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL');
@@ -338,16 +365,21 @@ function progress(text: string): void {
 }
 
 async function runOnce(
-  kind: ServerKind,
+  kind: RunKind,
   configuration: Configuration,
   options: BenchOptions,
   clockTicks: number,
 ): Promise<RunOf<ThroughputResult> | RunOf<ConnectionsResult>> {
-  const server = await startServer(kind, options);
+  const server = await startServer(kind, options, configuration.page);
   let outcome: { result: ThroughputResult | ConnectionsResult } | { error: unknown };
   try {
     await delay(SETTLE_MS);
-    outcome = { result: await measure(server, configuration, options, clockTicks) };
+    const result = await measure(server, configuration, options, clockTicks);
+    // A page run whose page heard nothing measured the product without one.
+    if (kind === 'page' && !(result.page && result.page.messages > 0)) {
+      throw new Error('the stand-in live page received nothing from the feed');
+    }
+    outcome = { result };
   } catch (error) {
     outcome = { error };
   }
@@ -373,6 +405,8 @@ function measure(
     String(configuration.connections),
     '--open-window',
     String(OPEN_WINDOW),
+    '--page-port',
+    String(server.kind === 'page' ? server.httpPort : 0),
   ];
   // Opening connections, warm-up, window, drain, and a generous margin: a hung run still ends.
   const timeoutMs = options.warmupMs + options.durationMs + configuration.connections * 20 + 60_000;
@@ -396,31 +430,35 @@ function measure(
 }
 
 function describeRun(result: ThroughputResult | ConnectionsResult): string {
+  const page = result.page
+    ? `, page ${result.page.messages} messages (${Math.round(result.page.bytes / 1024)} KiB, longest wait ${result.page.maxGapMs} ms)`
+    : '';
   if (result.mode === 'throughput') {
     return (
       `${Math.round(result.requestsPerSecond).toLocaleString('en-US')} req/s, ` +
       `p50 ${result.latencyUs.p50} µs, p99 ${result.latencyUs.p99} µs, ` +
-      `CPU ${result.serverCpuUsPerRequest.toFixed(1)} µs/req, errors ${result.errorTotal}`
+      `CPU ${result.serverCpuUsPerRequest.toFixed(1)} µs/req, errors ${result.errorTotal}${page}`
     );
   }
   return (
     `${result.opened} open in ${(result.openMs / 1000).toFixed(2)} s, ` +
     `${(result.rssBytesPerConnection / 1024).toFixed(1)} KiB/conn, ` +
-    `poll ${(result.pollMs / 1000).toFixed(2)} s, errors ${result.errorTotal}`
+    `poll ${(result.pollMs / 1000).toFixed(2)} s, errors ${result.errorTotal}${page}`
   );
 }
 
 function summariseConfiguration(
   configuration: Configuration,
-  runs: Record<ServerKind, (RunOf<ThroughputResult> | RunOf<ConnectionsResult>)[]>,
+  runs: Record<RunKind, (RunOf<ThroughputResult> | RunOf<ConnectionsResult>)[]>,
 ): ConfigurationReport {
   if (configuration.kind === 'throughput') {
-    const of = (server: ServerKind) =>
+    const of = (server: RunKind) =>
       runs[server].length > 0
         ? summariseThroughput(runs[server] as RunOf<ThroughputResult>[])
         : undefined;
     const product = of('product');
     const baseline = of('baseline');
+    const withPage = of('page');
     return {
       kind: 'throughput',
       connections: configuration.connections,
@@ -428,20 +466,23 @@ function summariseConfiguration(
       ...(product ? { product } : {}),
       ...(baseline ? { baseline } : {}),
       ratio: ratios(THROUGHPUT_FIGURES, product, baseline),
+      ...(withPage ? { withPage, pageRatio: ratios(THROUGHPUT_FIGURES, withPage, product) } : {}),
     };
   }
-  const of = (server: ServerKind) =>
+  const of = (server: RunKind) =>
     runs[server].length > 0
       ? summariseConnections(runs[server] as RunOf<ConnectionsResult>[])
       : undefined;
   const product = of('product');
   const baseline = of('baseline');
+  const withPage = of('page');
   return {
     kind: 'connections',
     connections: configuration.connections,
     ...(product ? { product } : {}),
     ...(baseline ? { baseline } : {}),
     ratio: ratios(CONNECTIONS_FIGURES, product, baseline),
+    ...(withPage ? { withPage, pageRatio: ratios(CONNECTIONS_FIGURES, withPage, product) } : {}),
   };
 }
 
@@ -515,13 +556,15 @@ async function main(): Promise<number> {
   const results: Record<string, ConfigurationReport> = {};
   let errors = 0;
   for (const configuration of configurations) {
-    const runs: Record<ServerKind, (RunOf<ThroughputResult> | RunOf<ConnectionsResult>)[]> = {
+    const runs: Record<RunKind, (RunOf<ThroughputResult> | RunOf<ConnectionsResult>)[]> = {
       product: [],
       baseline: [],
+      page: [],
     };
     for (let rep = 1; rep <= options.repetitions; rep++) {
-      // Alternate: product, baseline, product, ... so drift on a shared machine hits both alike.
-      for (const server of servers) {
+      // Alternate: product, baseline, product, ... so drift on a shared machine hits both alike
+      // (product, product + page, ... for a +page configuration).
+      for (const server of runKinds(configuration, servers)) {
         const result = await runOnce(server, configuration, options, machine.clockTicksPerSecond);
         runs[server].push(result);
         progress(
@@ -531,7 +574,8 @@ async function main(): Promise<number> {
     }
     const entry = summariseConfiguration(configuration, runs);
     results[configuration.name] = entry;
-    errors += (entry.product?.errors ?? 0) + (entry.baseline?.errors ?? 0);
+    errors +=
+      (entry.product?.errors ?? 0) + (entry.baseline?.errors ?? 0) + (entry.withPage?.errors ?? 0);
   }
   const report: BenchReport = {
     benchmark: 'meteo-actors issue 4',

@@ -277,6 +277,36 @@ const WATCH_OPTIONS = {
 /** The port the server listens on by default (docs/PROTOCOL.md §1). */
 export const DEFAULT_PORT = 7210;
 
+/** The port of the live view and /metrics by default: the one after the protocol's (README, "Watch it run"). */
+export const DEFAULT_HTTP_PORT = 7211;
+
+/**
+ * The default of `--http-port` and `--metrics-port` as the table holds it: a
+ * value no flag can give, so that which of the two names was set can be told.
+ */
+const UNSET_PORT = -1;
+
+/**
+ * The HTTP port the server serves the live view and /metrics on, from
+ * `--http-port` and its former name `--metrics-port`: the one set (by flag or
+ * variable), DEFAULT_HTTP_PORT when neither is, and 0 for none. Both set to
+ * different ports is refused (ERR_BAD_FLAG): which one was meant cannot be known.
+ */
+export function httpPortOf(options: {
+  readonly httpPort: number;
+  readonly metricsPort: number;
+}): number {
+  const { httpPort, metricsPort } = options;
+  if (httpPort !== UNSET_PORT && metricsPort !== UNSET_PORT && httpPort !== metricsPort) {
+    throw new MeteoError(
+      'ERR_BAD_FLAG',
+      `--metrics-port is the former name of --http-port: give one of them (got ${httpPort} and ${metricsPort})`,
+    );
+  }
+  if (httpPort !== UNSET_PORT) return httpPort;
+  return metricsPort !== UNSET_PORT ? metricsPort : DEFAULT_HTTP_PORT;
+}
+
 export const SERVER_OPTIONS = Object.freeze({
   host: {
     kind: 'string',
@@ -414,14 +444,26 @@ export const SERVER_OPTIONS = Object.freeze({
     description:
       'on SIGTERM, milliseconds the server says it is not ready (/readyz 503) while it still accepts, before it drains; Ctrl-C (SIGINT) drains at once',
   },
+  httpPort: {
+    kind: 'integer',
+    flag: 'http-port',
+    env: 'METEO_HTTP_PORT',
+    min: 0,
+    max: 65_535,
+    default: UNSET_PORT,
+    defaultText: String(DEFAULT_HTTP_PORT),
+    description:
+      'serve the live view at http://HOST:PORT/ and Prometheus metrics at /metrics; 0 serves neither',
+  },
   metricsPort: {
     kind: 'integer',
     flag: 'metrics-port',
     env: 'METEO_METRICS_PORT',
     min: 0,
     max: 65_535,
-    default: 0,
-    description: 'serve Prometheus metrics at http://HOST:PORT/metrics; 0 serves none',
+    default: UNSET_PORT,
+    defaultText: 'unset',
+    description: 'the former name of --http-port, still taken: the same port, serving the same',
   },
   logLevel: {
     kind: 'string',

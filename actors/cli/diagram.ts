@@ -203,6 +203,18 @@ export function machineDiagram(machine: AnyStateMachine): string {
 }
 
 /**
+ * The Mermaid id {@link machineDiagram} gives each state of `machine`, by the
+ * state's path (`serving.computing`; `''` for the machine itself), so that a
+ * drawing of the diagram can light the state a running actor is in (the live
+ * view, issue #13).
+ */
+export function diagramStateIds(machine: AnyStateMachine): ReadonlyMap<string, string> {
+  const nodes = descendants(machine.root);
+  const ids = stateIds(nodes);
+  return new Map(nodes.map((node) => [node.path.join('.'), ids.get(node) as string]));
+}
+
+/**
  * docs/machines.md: a legend, then for each machine a heading, its
  * description and its diagram in a ```mermaid block.
  */

@@ -4,10 +4,11 @@
  * server up, signals handled, one readable line on any failure.
  */
 import { readFileSync } from 'node:fs';
-import { describeOptions, SERVER_OPTIONS } from '../../lib/config.js';
+import { describeOptions, httpPortOf, SERVER_OPTIONS } from '../../lib/config.js';
 import { describeError } from '../../lib/errors.js';
 import type { LogLevel } from '../../lib/log.js';
 import { resolveStations, type StationSetup } from '../../lib/sensors/sources.js';
+import { httpUrl, isLoopbackHost } from '../http.js';
 import type { Inspection } from '../inspect.js';
 import { createPinoLogger } from '../log.js';
 import { type RunningServer, startServer } from '../server.js';
@@ -41,6 +42,7 @@ async function main(): Promise<number> {
     inspectPort,
     trace,
     logLevel,
+    httpPort: httpPortFlag,
     metricsPort,
     stations,
     source,
@@ -50,7 +52,10 @@ async function main(): Promise<number> {
   // Nobody is left to tell when stderr itself fails: its lines are dropped.
   const news = lineSink(process.stderr);
   let setups: StationSetup[];
+  let httpPort: number;
   try {
+    // --metrics-port is the former name of --http-port (README, "The server").
+    httpPort = httpPortOf({ httpPort: httpPortFlag, metricsPort });
     setups = resolveStations(
       { stations, source, speed: replaySpeed },
       { readFile: (path) => readFileSync(path, 'utf8'), now: Date.now },
@@ -112,24 +117,33 @@ async function main(): Promise<number> {
       stations: setups,
       log,
       ...(observe ? { inspect: observe } : {}),
-      ...(metricsPort > 0 ? { metricsPort } : {}),
+      ...(httpPort > 0 ? { httpPort } : {}),
     });
   } catch (err) {
     await inspection?.stop();
     news.write(`${PROGRAM}: ${describeError(err)}`);
     return 1;
   }
-  log.info(`listening on ${server.address}:${server.port}`, {
-    address: server.address,
-    port: server.port,
-    threads: settings.threads,
-    seed: settings.seed,
-    stations: setups.map((setup) => setup.station.id).join(','),
-    source,
-    ...(server.metricsPort === null
-      ? {}
-      : { metrics: `http://${server.address}:${server.metricsPort}/metrics` }),
-  });
+  const page = server.httpPort === null ? null : httpUrl(settings.host, server.httpPort);
+  log.info(
+    `listening on ${server.address}:${server.port}${page === null ? '' : `; live view at ${page}`}`,
+    {
+      address: server.address,
+      port: server.port,
+      threads: settings.threads,
+      seed: settings.seed,
+      stations: setups.map((setup) => setup.station.id).join(','),
+      source,
+      ...(page === null ? {} : { view: page, metrics: `${page}metrics` }),
+    },
+  );
+  if (page !== null && !isLoopbackHost(settings.host)) {
+    // No authentication exists yet (issue #13): say so where the operator looks.
+    log.warn('the live view and /metrics are open to the network, with no authentication', {
+      host: settings.host,
+      url: page,
+    });
+  }
   armTestFault(process.env);
   const running = server;
 

@@ -1,13 +1,28 @@
 import { expect } from 'chai';
-import { median, parseConfigurations, ratios, significant } from '../../bench/report.js';
+import { median, parseConfigurations, ratios, runKinds, significant } from '../../bench/report.js';
 
 describe('bench/report', () => {
   it('parses CxK as a throughput configuration and a bare count as the connections one', () => {
     expect(parseConfigurations('1x1, 50x16,10000')).to.deep.equal([
-      { kind: 'throughput', name: '1x1', connections: 1, depth: 1 },
-      { kind: 'throughput', name: '50x16', connections: 50, depth: 16 },
-      { kind: 'connections', name: '10000', connections: 10_000 },
+      { kind: 'throughput', name: '1x1', connections: 1, depth: 1, page: false },
+      { kind: 'throughput', name: '50x16', connections: 50, depth: 16, page: false },
+      { kind: 'connections', name: '10000', connections: 10_000, page: false },
     ]);
+  });
+
+  it('parses +page as the same configuration with a live page, run against the product without one (#13)', () => {
+    const [throughput, connections] = parseConfigurations('50x1+page,10000+page');
+    expect(throughput).to.deep.equal({
+      kind: 'throughput',
+      name: '50x1+page',
+      connections: 50,
+      depth: 1,
+      page: true,
+    });
+    expect(connections).to.include({ kind: 'connections', connections: 10_000, page: true });
+    if (!throughput) throw new Error('no configuration parsed');
+    expect(runKinds(throughput, ['product', 'baseline'])).to.deep.equal(['product', 'page']);
+    expect(() => parseConfigurations('50x1+pages')).to.throw(RangeError, /--configs/);
   });
 
   it('refuses a configuration it cannot run, naming the flag', () => {

@@ -26,7 +26,13 @@ export interface ServerProcess {
   kill(): Promise<void>;
 }
 
-/** Starts `node dist/actors/cli/server.js --port 0 --ready-grace 0 ...args` and waits for its "listening" line. */
+/**
+ * Starts `node dist/actors/cli/server.js --port 0 --ready-grace 0 ...args` and waits for its
+ * "listening" line. No ready grace (a SIGTERM drains at once, as most specs
+ * expect) unless `args` name one; without the HTTP port (`--http-port 0`) unless `args`
+ * name it: its default port would be shared by every spec, and by a server
+ * a developer runs.
+ */
 export function startServerProcess(...args: string[]): Promise<ServerProcess> {
   return startServerProcessWithEnv({}, ...args);
 }
@@ -36,10 +42,10 @@ export async function startServerProcessWithEnv(
   env: Readonly<Record<string, string>>,
   ...args: string[]
 ): Promise<ServerProcess> {
-  // No ready grace unless a spec asks for one: a SIGTERM then drains at once, as most specs expect.
+  const http = args.some((arg) => /^--(http|metrics)-port\b/.test(arg)) ? [] : ['--http-port', '0'];
   const child = spawn(
     process.execPath,
-    [SERVER_PROGRAM, '--port', '0', '--ready-grace', '0', ...args],
+    [SERVER_PROGRAM, '--port', '0', '--ready-grace', '0', ...http, ...args],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...env },

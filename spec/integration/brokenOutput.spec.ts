@@ -133,7 +133,7 @@ describe('integration: output that goes away', function () {
     const full = openSync('/dev/full', 'w');
     const child = spawn(
       process.execPath,
-      [SERVER_PROGRAM, '--port', String(port), '--threads', '1'],
+      [SERVER_PROGRAM, '--port', String(port), '--http-port', '0', '--threads', '1'],
       { stdio: ['ignore', full, 'pipe'] },
     );
     closeSync(full);

@@ -137,7 +137,16 @@ describe('integration: --inspect in the programs', function () {
           ? client('--port', String(await freedPort()), '--count', '1', ...args)
           : spawn(
               process.execPath,
-              ['dist/actors/cli/server.js', '--port', '0', '--threads', '1', ...args],
+              [
+                'dist/actors/cli/server.js',
+                '--port',
+                '0',
+                '--http-port',
+                '0',
+                '--threads',
+                '1',
+                ...args,
+              ],
               { stdio: ['ignore', 'pipe', 'pipe'] },
             );
       if (program === 'server') {

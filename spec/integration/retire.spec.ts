@@ -20,6 +20,7 @@ describe('integration: retiring behind a load balancer', function () {
       threads: 1,
       seed: 5,
       readyGraceMs: 500,
+      httpPort: 0,
     });
   });
 
@@ -28,8 +29,26 @@ describe('integration: retiring behind a load balancer', function () {
     await server.stop();
   });
 
-  it('is ready once it listens with a live sensor worker', () => {
+  /** GET on the server's HTTP port: the status and the body. */
+  async function get(path: string): Promise<{ status: number; body: string }> {
+    const response = await fetch(`http://127.0.0.1:${server.httpPort}${path}`);
+    return { status: response.status, body: (await response.text()).trim() };
+  }
+
+  it('is ready once it listens with a live sensor worker, and /healthz and /readyz say so', async () => {
     expect(server.readiness()).to.deep.equal({ ready: true });
+    expect(await get('/healthz')).to.deep.equal({ status: 200, body: 'ok' });
+    expect(await get('/readyz')).to.deep.equal({ status: 200, body: '{"ready":true}' });
+  });
+
+  it('answers /readyz with 503 and the reason as soon as it retires', async () => {
+    const retired = server.retire();
+    expect(await get('/readyz')).to.deep.equal({
+      status: 503,
+      body: '{"ready":false,"reason":"retiring"}',
+    });
+    expect((await get('/healthz')).status, 'still alive').to.equal(200);
+    await retired;
   });
 
   it('says it is not ready for the grace while it still serves a newcomer, then drains', async () => {

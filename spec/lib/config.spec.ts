@@ -4,9 +4,11 @@ import { expect } from 'chai';
 import {
   CLIENT_OPTIONS,
   clientCommand,
+  DEFAULT_HTTP_PORT,
   DEFAULT_POLL_INTERVAL_MS,
   DEFAULT_PORT,
   describeOptions,
+  httpPortOf,
   type OptionTable,
   resolveOptions,
   SERVER_OPTIONS,
@@ -52,7 +54,9 @@ describe('lib/config', () => {
         writeTimeoutMs: 30_000,
         drainTimeoutMs: 5_000,
         readyGraceMs: 2_000,
-        metricsPort: 0,
+        // Neither set: the table holds a value no flag can give (httpPortOf tells which was set).
+        httpPort: -1,
+        metricsPort: -1,
         logLevel: 'info',
         inspect: false,
         inspectPort: 8_080,
@@ -123,6 +127,36 @@ describe('lib/config', () => {
         port: DEFAULT_PORT,
         host: '127.0.0.1',
       });
+    });
+  });
+
+  describe('httpPortOf: --http-port and its former name --metrics-port', () => {
+    const portOf = (argv: string[], env: Env = {}) =>
+      httpPortOf(resolve(SERVER_OPTIONS, argv, env));
+
+    it('serves the HTTP port on 7211 when neither is set', () => {
+      expect(portOf([])).to.equal(DEFAULT_HTTP_PORT).and.to.equal(7211);
+    });
+
+    it('takes either name, from a flag or from the environment, and 0 for none', () => {
+      expect(portOf(['--http-port', '9000'])).to.equal(9000);
+      expect(portOf(['--metrics-port', '9464'])).to.equal(9464);
+      expect(portOf([], { METEO_HTTP_PORT: '9001' })).to.equal(9001);
+      expect(portOf([], { METEO_METRICS_PORT: '9465' })).to.equal(9465);
+      expect(portOf(['--http-port', '0'])).to.equal(0);
+      expect(portOf(['--metrics-port', '0'])).to.equal(0);
+      expect(portOf(['--http-port', '9000', '--metrics-port', '9000'])).to.equal(9000);
+    });
+
+    it('refuses both names set to different ports with ERR_BAD_FLAG', () => {
+      const both = () => portOf(['--http-port', '9000'], { METEO_METRICS_PORT: '9464' });
+      expect(both).to.throw(MeteoError).with.property('code', 'ERR_BAD_FLAG');
+    });
+
+    it('refuses a port out of range, naming the flag', () => {
+      const err = refusal(SERVER_OPTIONS, ['--http-port', '70000']);
+      expect(err.code).to.equal('ERR_BAD_VALUE');
+      expect(err.message).to.include('--http-port');
     });
   });
 
