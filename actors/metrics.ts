@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { READINGS, type Reading } from '../lib/protocol.js';
+import { AUTH_FAILURE_REASONS } from '../lib/session.js';
 import type { Outcome, Telemetry } from '../lib/telemetry.js';
 
 /** What the pool gauges read at each scrape. */
@@ -107,6 +108,20 @@ export function createMetrics(): Metrics {
   });
   // Every reading shows from the first scrape, with zero, rather than appearing when first asked for.
   for (const reading of READINGS) requests.inc({ reading, outcome: 'ok' }, 0);
+  // Issue #14. The client label holds only names from the auth file, so it stays bounded.
+  const clientRequests = new Counter({
+    name: 'meteo_client_requests_total',
+    help: 'Read requests answered to clients that said who they are, by client (a name from the auth file) and outcome.',
+    labelNames: ['client', 'outcome'],
+    registers: [registry],
+  });
+  const authFailures = new Counter({
+    name: 'meteo_auth_failures_total',
+    help: 'Hellos refused ERR_AUTH_FAILED, by reason: missing, unknown-client, wrong-secret, cleartext, throttled.',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+  for (const reason of AUTH_FAILURE_REASONS) authFailures.inc({ reason }, 0);
 
   const telemetry: Telemetry = {
     connectionAccepted() {
@@ -118,12 +133,22 @@ export function createMetrics(): Metrics {
     connectionClosed(reason: string) {
       closed.inc({ reason });
     },
-    requestServed(_station: string, reading: Reading, outcome: Outcome, seconds: number) {
+    requestServed(
+      _station: string,
+      reading: Reading,
+      outcome: Outcome,
+      seconds: number,
+      client?: string,
+    ) {
       requests.inc({ reading, outcome });
       latency.observe({ reading }, seconds);
+      if (client !== undefined) clientRequests.inc({ client, outcome });
     },
     errorSent(code: string) {
       errors.inc({ code });
+    },
+    authFailed(reason: string) {
+      authFailures.inc({ reason });
     },
   };
 
