@@ -196,7 +196,12 @@ const READING_HEAD = head(7, 'reading', 'id');
 const ERROR_HEAD = head(4, 'error', 'id');
 const WELCOME_HEAD = head(6, 'welcome', 'version');
 const HELLO_HEAD = head(2, 'hello', 'version');
-const HELLO_WITH_AUTH_HEAD = head(3, 'hello', 'version');
+/** A hello's first entries after its map header: its type, and the key of its version. */
+const HELLO_FIELDS = encodeConstant((w) => {
+  w.string('type');
+  w.string('hello');
+  w.string('version');
+});
 const KEY_AUTH = key('auth');
 const KEY_NAME_OF_AUTH = key('name');
 const KEY_SECRET = key('secret');
@@ -262,20 +267,14 @@ function writeBody(w: MessagePackWriter, message: ServerMessage | ClientMessage)
       w.string(message.units.rainfall);
       return;
     case 'hello':
-      if (message.auth === undefined) {
+      if (message.auth === undefined && message.id === undefined) {
         w.raw(HELLO_HEAD);
         w.integer(message.version);
         return;
       }
-      w.raw(HELLO_WITH_AUTH_HEAD);
-      w.integer(message.version);
-      w.raw(KEY_AUTH);
-      w.mapHeader(2);
-      w.raw(KEY_NAME_OF_AUTH);
-      w.string(message.auth.name);
-      w.raw(KEY_SECRET);
-      w.string(message.auth.secret);
+      writeLongHello(w, message);
       return;
+
     case 'read':
       w.raw(message.station === undefined ? READ_HEAD : READ_WITH_STATION_HEAD);
       w.integer(message.id);
@@ -287,6 +286,25 @@ function writeBody(w: MessagePackWriter, message: ServerMessage | ClientMessage)
       }
       return;
   }
+}
+
+/** A hello with its optional fields, `id` and `auth` (§4.1), in the order of its interface. */
+function writeLongHello(w: MessagePackWriter, message: Hello): void {
+  const { id, auth } = message;
+  w.mapHeader(2 + (id === undefined ? 0 : 1) + (auth === undefined ? 0 : 1));
+  w.raw(HELLO_FIELDS);
+  w.integer(message.version);
+  if (id !== undefined) {
+    w.raw(KEY_ID);
+    w.integer(id);
+  }
+  if (auth === undefined) return;
+  w.raw(KEY_AUTH);
+  w.mapHeader(2);
+  w.raw(KEY_NAME_OF_AUTH);
+  w.string(auth.name);
+  w.raw(KEY_SECRET);
+  w.string(auth.secret);
 }
 
 /** One frame: the length prefix (docs/PROTOCOL.md §2), filled in once the body is written. */

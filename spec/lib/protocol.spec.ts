@@ -327,13 +327,14 @@ const wholeSecondDate = fc
   .integer({ min: 0, max: 0xffff_ffff })
   .map((seconds) => new Date(seconds * 1000));
 
-const helloArb = fc.oneof(
-  fc.record({ type: fc.constant('hello' as const), version: requestId }),
-  fc.record({
+const helloArb = fc.record(
+  {
     type: fc.constant('hello' as const),
     version: requestId,
+    id: requestId,
     auth: fc.record({ name: text, secret: text }),
-  }),
+  },
+  { requiredKeys: ['type', 'version'] },
 );
 const readArb = fc.record(
   {
