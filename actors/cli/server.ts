@@ -4,8 +4,13 @@
  * server up, signals handled, one readable line on any failure.
  */
 import { readFileSync } from 'node:fs';
-import { describeOptions, SERVER_OPTIONS } from '../../lib/config.js';
-import { describeError } from '../../lib/errors.js';
+import {
+  describeOptions,
+  SERVER_OPTIONS,
+  type ServerSecurity,
+  serverSecurityOf,
+} from '../../lib/config.js';
+import { describeError, MeteoError } from '../../lib/errors.js';
 import type { LogLevel } from '../../lib/log.js';
 import { resolveStations, type StationSetup } from '../../lib/sensors/sources.js';
 import type { Inspection } from '../inspect.js';
@@ -33,6 +38,9 @@ ${describeOptions(SERVER_OPTIONS)}`;
 
 const PROGRAM = 'meteo-server';
 
+/** Start-up failures that are a bad value given by the user: status 2. */
+const USAGE_CODES: readonly string[] = ['ERR_BAD_TLS_FILE', 'ERR_BAD_AUTH_FILE'];
+
 async function main(): Promise<number> {
   const options = commandLine(PROGRAM, SERVER_OPTIONS, USAGE);
   if (typeof options === 'number') return options;
@@ -45,12 +53,18 @@ async function main(): Promise<number> {
     stations,
     source,
     replaySpeed,
+    tlsCert,
+    tlsKey,
+    tlsCa,
+    authFile,
     ...settings
   } = options;
   // Nobody is left to tell when stderr itself fails: its lines are dropped.
   const news = lineSink(process.stderr);
   let setups: StationSetup[];
+  let security: ServerSecurity;
   try {
+    security = serverSecurityOf({ tlsCert, tlsKey, tlsCa, authFile });
     setups = resolveStations(
       { stations, source, speed: replaySpeed },
       { readFile: (path) => readFileSync(path, 'utf8'), now: Date.now },
@@ -113,11 +127,13 @@ async function main(): Promise<number> {
       log,
       ...(observe ? { inspect: observe } : {}),
       ...(metricsPort > 0 ? { metricsPort } : {}),
+      ...security,
     });
   } catch (err) {
     await inspection?.stop();
     news.write(`${PROGRAM}: ${describeError(err)}`);
-    return 1;
+    // A TLS or auth file that cannot be used is a bad value, as a bad flag is (issue #14).
+    return err instanceof MeteoError && USAGE_CODES.includes(err.code) ? USAGE_ERROR : 1;
   }
   log.info(`listening on ${server.address}:${server.port}`, {
     address: server.address,
@@ -126,12 +142,29 @@ async function main(): Promise<number> {
     seed: settings.seed,
     stations: setups.map((setup) => setup.station.id).join(','),
     source,
+    tls: server.secure,
+    auth: security.authFile !== undefined,
     ...(server.metricsPort === null
       ? {}
       : { metrics: `http://${server.address}:${server.metricsPort}/metrics` }),
   });
   armTestFault(process.env);
   const running = server;
+  // SIGHUP reloads the certificate and the auth file (issue #14): renewal needs no restart.
+  process.on('SIGHUP', () => {
+    try {
+      const { certificate, clients, revoked } = running.reload();
+      log.info('reloaded', {
+        ...(certificate ? { certificate: certificate.subject, validTo: certificate.validTo } : {}),
+        ...(clients === null ? {} : { clients, revoked }),
+      });
+    } catch (err) {
+      log.error('reload failed; serving on as before', {
+        code: err instanceof MeteoError ? err.code : 'ERR_INTERNAL',
+        error: describeError(err),
+      });
+    }
+  });
 
   const stopped = await Promise.race([
     new Promise<{ signal: NodeJS.Signals }>((resolve) => {
