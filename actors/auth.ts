@@ -409,18 +409,15 @@ export class ClientAuth implements HelloGate {
   }
 
   check(hello: Hello, link: Link): Hello | CheckedHello {
-    const { auth, ...rest } = hello;
+    const { auth } = hello;
     const table = this.#table;
-    const client = auth === undefined ? {} : { client: auth.name };
-    if (auth !== undefined && !link.private) {
-      return { ...rest, ...client, credential: 'cleartext' };
-    }
-    if (table === null) return auth === undefined ? hello : rest;
-    if (auth === undefined) return { ...rest, credential: 'missing' };
-    if (this.#guesses.throttled(link.address)) {
-      return { ...rest, ...client, credential: 'throttled' };
-    }
-    return { ...rest, ...client, credential: table.check(auth.name, auth.secret) };
+    // The usual hello of a server without an auth file goes through as it is.
+    if (auth === undefined) return table === null ? hello : { ...hello, credential: 'missing' };
+    const checked = { ...withoutSecret(hello), client: auth.name };
+    if (!link.private) return { ...checked, credential: 'cleartext' };
+    if (table === null) return withoutSecret(hello);
+    if (this.#guesses.throttled(link.address)) return { ...checked, credential: 'throttled' };
+    return { ...checked, credential: table.check(auth.name, auth.secret) };
   }
 
   answered(link: Link, outcome: NonNullable<Reply['hello']>, connection: number): number {
