@@ -287,6 +287,31 @@ describe('integration: clients that say who they are', function () {
       expect(codeOf(await kiosk.next())).to.equal('reading');
     });
 
+    it("leaves the removed client's polling program refused: it tries once more, and exits 1", async () => {
+      const server = await serve();
+      const client = runClient(
+        {
+          host: '127.0.0.1',
+          port: server.port,
+          pollIntervalMs: 20,
+          connections: 1,
+          count: 0,
+          json: true,
+          reconnectInitialMs: 20,
+          tls: loadClientTls({ caFile: pki.ca.cert }),
+          credential: LAB,
+        },
+        { out: () => {}, err: () => {} },
+      );
+      await until(() => (server.stats().auth.requests['lab'] ?? 0) > 0, 'the client polls');
+      pki.file('auth', `${KIOSK.name}:${KIOSK.secret}\n`);
+      server.reload();
+      expect(await client.finished).to.equal(1);
+      const snapshot = client.actors[0]?.getSnapshot();
+      expect(snapshot?.matches('failed')).to.equal(true);
+      expect(snapshot?.context.problem?.code).to.equal('ERR_AUTH_FAILED');
+    });
+
     it('ends the open connections of a client whose secret changed', async () => {
       const server = await serve();
       const { client: kiosk } = await hello(server, KIOSK);
