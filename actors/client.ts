@@ -5,7 +5,8 @@
  * (queryOnce, `meteo-client get`). machines/clientMachine.ts decides what
  * happens; this file opens the sockets and writes the lines.
  */
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
 import { type Actor, createActor, fromCallback, toPromise } from 'xstate';
 import { CLIENT_OPTIONS, defaultsOf } from '../lib/config.js';
 import { describeError } from '../lib/errors.js';
@@ -25,7 +26,13 @@ import {
   type Problem,
   unavailableReadings,
 } from '../lib/poll.js';
-import { decodeServerMessage, encodeMessage, type Reading, UNITS } from '../lib/protocol.js';
+import {
+  type Credential,
+  decodeServerMessage,
+  encodeMessage,
+  type Reading,
+  UNITS,
+} from '../lib/protocol.js';
 import { isUnitSystem, type UnitSystem } from '../lib/units.js';
 import {
   type ClientContext,
@@ -33,8 +40,10 @@ import {
   type ClientInput,
   clientMachine,
   type LinkCommand,
+  type LinkInput,
 } from '../machines/clientMachine.js';
 import type { ObserverFactory } from './observe.js';
+import { type ClientTls, tlsProblem } from './tls.js';
 
 /** First reconnect delay, and the most it grows to. */
 export const DEFAULT_RECONNECT_INITIAL_MS = 500;
@@ -42,9 +51,17 @@ export const DEFAULT_RECONNECT_MAX_MS = 30_000;
 
 const CLIENT_DEFAULTS = defaultsOf(CLIENT_OPTIONS);
 
-export interface ClientSettings {
+/** How to reach the server: where, over TLS or not, and as whom. */
+export interface ServerTarget {
   readonly host: string;
   readonly port: number;
+  /** Connect with TLS, checking the server's certificate by these options (actors/tls.ts). */
+  readonly tls?: ClientTls;
+  /** Who the client is (issue #14), sent in the hello; held by the socket's actor only, never in a machine's context. */
+  readonly credential?: Credential;
+}
+
+export interface ClientSettings extends ServerTarget {
   readonly pollIntervalMs: number;
   readonly connections: number;
   /** Polls per connection; 0 polls until stopped. */
@@ -95,25 +112,46 @@ function socketProblem(err: NodeJS.ErrnoException): string {
   return (err.code && SOCKET_ERRORS[err.code]) || err.message;
 }
 
-/** The invoked socket actor of one client machine (machines/clientMachine.ts, `serverLink`). */
-function serverLink(host: string, port: number) {
-  return fromCallback<LinkCommand>(({ sendBack, receive }) => {
+/** Opens the socket: TCP, or TLS with the server's certificate checked as `tls` says. */
+function openSocket({ host, port, tls }: ServerTarget): Socket {
+  if (tls === undefined) return connect({ host, port, noDelay: true });
+  return connectTls({ host, port, ...tls }).setNoDelay(true);
+}
+
+/**
+ * The invoked socket actor of one client machine (machines/clientMachine.ts,
+ * `serverLink`). `warn` says what the user must hear at every connect: that
+ * the server's certificate is not checked (`--insecure-skip-verify`).
+ */
+function serverLink(target: ServerTarget, warn: (line: string) => void) {
+  const { host, port, tls, credential } = target;
+  const where = `${host}:${port}`;
+  return fromCallback<LinkCommand, LinkInput>(({ sendBack, receive, input }) => {
     const send = (event: ClientEvent): void => sendBack(event);
-    const socket = connect({ host, port, noDelay: true });
+    const socket = openSocket(target);
     const decoder = new FrameDecoder(MAX_REPLY_FRAME_BYTES);
     let connected = false;
     let down = false;
+    /** Whether the server has sent anything at all. */
+    let heard = false;
     const goDown = (code: string, message: string): void => {
       if (down) return;
       down = true;
       socket.destroy();
       send({ type: 'LINK_DOWN', code, message });
     };
-    socket.on('connect', () => {
+    // Over TLS the link is up once the handshake is done and the certificate checked.
+    socket.on(tls === undefined ? 'connect' : 'secureConnect', () => {
       connected = true;
+      if (tls?.rejectUnauthorized === false) {
+        warn(
+          `[${input.connection}] WARNING: --insecure-skip-verify: the certificate of ${where} is not checked; anyone on the path can read and change this connection${credential ? ', and take its secret' : ''}`,
+        );
+      }
       send({ type: 'LINK_UP' });
     });
     socket.on('data', (chunk: Buffer) => {
+      heard = true;
       const { frames, error } = decoder.push(chunk);
       for (const frame of frames) {
         if (down) return;
@@ -127,14 +165,42 @@ function serverLink(host: string, port: number) {
       if (error) goDown(error.code, `${host}:${port}: ${error.message}`);
     });
     socket.on('error', (err: NodeJS.ErrnoException) => {
-      if (connected) goDown('ERR_CONNECTION_LOST', `${host}:${port}: ${socketProblem(err)}`);
-      else goDown('ERR_CONNECT_FAILED', `cannot connect to ${host}:${port}: ${socketProblem(err)}`);
+      // A certificate that cannot be checked is named by its reason, and never ignored (issue #14).
+      const refused = tls === undefined ? null : tlsProblem(err, where);
+      if (refused !== null) goDown(refused.code, refused.message);
+      else if (connected) goDown('ERR_CONNECTION_LOST', `${where}: ${socketProblem(err)}`);
+      else if (tls !== undefined && err.code === 'ECONNRESET') {
+        goDown(
+          'ERR_TLS_HANDSHAKE_FAILED',
+          `${where} closed the connection in the TLS handshake; is it started with --tls-cert?`,
+        );
+      } else goDown('ERR_CONNECT_FAILED', `cannot connect to ${where}: ${socketProblem(err)}`);
     });
-    socket.on('close', () =>
-      goDown('ERR_CONNECTION_LOST', `${host}:${port} closed the connection`),
-    );
-    receive((command) => {
-      if (!down) socket.write(encodeMessage(command.message));
+    socket.on('close', () => {
+      // A server closes without a word only in TLS's handshake: a TLS server when a plain
+      // client speaks, or (TLS 1.3 checks the client's certificate last) when it refuses
+      // this client's certificate. meteo-actors says why before any other close (issue #14).
+      if (heard) goDown('ERR_CONNECTION_LOST', `${where} closed the connection`);
+      else if (tls === undefined) {
+        goDown(
+          'ERR_CONNECTION_LOST',
+          `${where} closed the connection without a word; if it serves TLS, add --tls`,
+        );
+      } else {
+        goDown(
+          'ERR_TLS_HANDSHAKE_FAILED',
+          `${where} closed the connection without a word: it refused this client's certificate, or its lack of one`,
+        );
+      }
+    });
+    receive(({ message }) => {
+      if (down) return;
+      // The hello says who this client is; the machine never holds the secret (issue #14).
+      socket.write(
+        encodeMessage(
+          message.type === 'hello' && credential ? { ...message, auth: credential } : message,
+        ),
+      );
     });
     return () => {
       down = true;
@@ -182,7 +248,7 @@ export function runClient(settings: ClientSettings, output: ClientOutput): Runni
   // Connections that have said their server closes idle connections.
   const toldIdleClose = new Set<number>();
   const logic = clientMachine.provide({
-    actors: { serverLink: serverLink(settings.host, settings.port) },
+    actors: { serverLink: serverLink(settings, output.err) },
     actions: {
       announceWelcome: ({ context }, { welcome, reconnected }) =>
         output.err(formatWelcome(context.connection, welcome, reconnected, context.station)),
@@ -253,9 +319,7 @@ export function runClient(settings: ClientSettings, output: ClientOutput): Runni
 }
 
 /** What a one-shot query (`meteo-client get`) asks for. */
-export interface QuerySettings {
-  readonly host: string;
-  readonly port: number;
+export interface QuerySettings extends ServerTarget {
   /** The station to read, by id; the server's default when absent or empty. */
   readonly station?: string;
   readonly units?: string;
@@ -284,7 +348,7 @@ export async function queryOnce(settings: QuerySettings, output: ClientOutput): 
   let failure: Problem | undefined;
   let result: { poll: PollResult; about: PollAbout } | undefined;
   const logic = clientMachine.provide({
-    actors: { serverLink: serverLink(settings.host, settings.port) },
+    actors: { serverLink: serverLink(settings, (line) => output.err(line.replace(/^\[1\] /, ''))) },
     actions: {
       announceWelcome: () => {},
       reportPoll: ({ context }, { poll }) => {

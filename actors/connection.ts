@@ -8,9 +8,17 @@
  * this connection: then it runs on XState's interpreter, which the Stately
  * inspector and the server's live view draw from. Both are driven by the
  * same code below, and spec/lib/statechart proves that they behave alike.
+ *
+ * A hello's credential is checked here, as its frame is decoded (issue
+ * #14): the machine gets the hello with the outcome in place of the secret,
+ * so no machine's context or event, and so no inspector, ever holds one.
+ * The answer to a checked hello is written when the peer's record of
+ * failures allows (actors/auth.ts); the machine waits for it in `replying`
+ * as for any slow write.
  */
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import {
   createActor,
   type InspectionEvent,
@@ -18,14 +26,18 @@ import {
   type StateValue,
   type Subscription,
 } from 'xstate';
+import { isLoopback } from '../lib/config.js';
 import { describeError } from '../lib/errors.js';
 import { FrameDecoder, MAX_REQUEST_FRAME_BYTES } from '../lib/framing.js';
 import type { Logger } from '../lib/log.js';
 import {
+  type ClientMessage,
   decodeClientMessage,
   encodeMessage,
   encodeMessages,
   errorReply,
+  type Hello,
+  type Rejected,
   type Welcome,
 } from '../lib/protocol.js';
 import type { SensorRead } from '../lib/sensors/batch.js';
@@ -43,6 +55,7 @@ import {
   type ConnectionLimits,
   connectionMachine,
 } from '../machines/connectionMachine.js';
+import { type HelloGate, type Link, withoutSecret } from './auth.js';
 import { Watchdog } from './watchdog.js';
 
 /** Where reads go: the sensor pool in production. */
@@ -113,6 +126,8 @@ export interface ConnectionOptions {
   readonly telemetry: Telemetry;
   /** Watch this connection: it then runs on XState's interpreter, inspected by this observer. */
   readonly inspect?: Observer<InspectionEvent>;
+  /** Checks each hello's credential (actors/auth.ts); without it, a hello's secret is dropped unread. */
+  readonly auth?: HelloGate;
   /** Called once, when the connection is over and its socket gone (or going). */
   readonly onClosed: (connection: Connection, reason: CloseReason) => void;
 }
@@ -130,6 +145,8 @@ export interface Connection {
   readonly actor: ConnectionActorRef;
   /** Replies written to it so far. */
   readonly replies: number;
+  /** The client it was welcomed as, a name from the auth file (issue #14); null when it said none. */
+  readonly client: string | null;
   /**
    * Sends this connection's events, microsteps and snapshots to `observer`
    * until unsubscribed, however it runs (the live view's detail of one
@@ -140,6 +157,12 @@ export interface Connection {
   shutdown(): void;
   /** Close the socket now, whatever is in flight. */
   abort(): void;
+  /**
+   * Its client's credential no longer holds (the auth file was reloaded
+   * without it): answer what was received, then send ERR_AUTH_FAILED and
+   * close, as NATS does on a reload and Redis on ACL DELUSER.
+   */
+  revoke(message: string): void;
 }
 
 type RunningMachine = ConnectionActorRef & {
@@ -149,9 +172,19 @@ type RunningMachine = ConnectionActorRef & {
   stop(): unknown;
 };
 
+/** What the gate needs to know of a connection's socket (a spec's fake stream is neither TLS nor loopback). */
+function linkOf({ stream, peer }: Transport): Link {
+  const socket = stream as Partial<Pick<TLSSocket, 'encrypted' | 'localAddress' | 'remoteAddress'>>;
+  return {
+    peer,
+    address: socket.remoteAddress ?? '',
+    private: socket.encrypted === true || isLoopback(socket.localAddress),
+  };
+}
+
 /** Starts the connection actor for one accepted socket. */
 export function startConnection(options: ConnectionOptions): Connection {
-  const { transport, sensors, log, telemetry, number } = options;
+  const { transport, sensors, log, telemetry, number, auth } = options;
   const { stream, peer } = transport;
   const name = connectionName(number);
   const input = { welcome: options.welcome, limits: options.limits };
@@ -166,6 +199,24 @@ export function startConnection(options: ConnectionOptions): Connection {
   const watchdog = new Watchdog(options.limits, (event) => actor.send(event));
   let replies = 0;
   let closed = false;
+  const link = linkOf(transport);
+  let client: string | null = null;
+  /** Checked hellos whose answers are not yet written: only then is a batch searched for one. */
+  let checkedHellos = 0;
+  /** The write of a hello's answer, waiting out the peer's penalty. */
+  let delayedWrite: NodeJS.Timeout | undefined;
+
+  /** The hello the machine gets: its credential checked, its secret gone. */
+  const checkHello = (hello: Hello): ClientMessage => {
+    if (auth === undefined) return withoutSecret(hello);
+    const checked = auth.check(hello, link);
+    if ('credential' in checked) checkedHellos++;
+    return checked;
+  };
+  const decode = (frame: Uint8Array): ClientMessage | Rejected => {
+    const message = decodeClientMessage(frame);
+    return message.type === 'hello' ? checkHello(message) : message;
+  };
 
   const connection: Connection = {
     number,
@@ -176,20 +227,33 @@ export function startConnection(options: ConnectionOptions): Connection {
     get replies() {
       return replies;
     },
+    get client() {
+      return client;
+    },
     watch: (observer) =>
       interpreted
         ? interpreted.system.inspect(observer)
         : (compiled as MachineActor<typeof connectionMachine>).inspect(observer),
     shutdown: () => actor.send({ type: 'SHUTDOWN' }),
     abort: () => stream.destroy(),
+    // The machine's way to end a connection with a coded error after what it has received
+    // (closeWith) is reached by BAD_STREAM; the stream is sound, but the effect is the one wanted.
+    revoke: (message) => actor.send({ type: 'BAD_STREAM', code: 'ERR_AUTH_FAILED', message }),
   };
 
   const finish = (reason: CloseReason): void => {
     if (closed) return;
     closed = true;
     watchdog.stop();
+    clearTimeout(delayedWrite);
     telemetry.connectionClosed(reason);
-    log.info('connection closed', { connection: number, peer, reason, replies });
+    log.info('connection closed', {
+      connection: number,
+      peer,
+      reason,
+      replies,
+      ...(client === null ? {} : { client }),
+    });
     options.onClosed(connection, reason);
   };
 
@@ -213,7 +277,38 @@ export function startConnection(options: ConnectionOptions): Connection {
     actor.stop();
   };
 
+  /**
+   * The answers to checked hellos in a batch: a failure is counted and
+   * logged, the client of a success noted; returns how long the batch must
+   * wait before it is written, ms (actors/auth.ts).
+   */
+  const answerHellos = (batch: readonly Reply[]): number => {
+    let waitMs = 0;
+    for (const { hello } of batch) {
+      if (hello === undefined || auth === undefined) continue;
+      checkedHellos--;
+      waitMs = Math.max(waitMs, auth.answered(link, hello, number));
+      if (hello.credential === 'ok' && hello.client !== null) {
+        client = hello.client;
+        log.info('client authenticated', { connection: number, peer, client });
+      }
+    }
+    return waitMs;
+  };
+
   const write = (batch: readonly Reply[]): void => {
+    const waitMs = checkedHellos > 0 ? answerHellos(batch) : 0;
+    if (waitMs <= 0) {
+      send(batch);
+      return;
+    }
+    delayedWrite = setTimeout(() => {
+      delayedWrite = undefined;
+      if (!closed) send(batch);
+    }, waitMs);
+  };
+
+  const send = (batch: readonly Reply[]): void => {
     // Nobody to write to: nothing is counted as sent; the close that follows ends the connection.
     if (!stream.writable) {
       actor.send({ type: 'WRITTEN', bufferedBytes: 0 });
@@ -224,7 +319,9 @@ export function startConnection(options: ConnectionOptions): Connection {
       if (message.type === 'error') telemetry.errorSent(message.code);
       if (reading !== null && station !== null && receivedAt !== null) {
         const outcome = message.type === 'error' ? message.code : 'ok';
-        telemetry.requestServed(station, reading, outcome, (now - receivedAt) / 1000);
+        const seconds = (now - receivedAt) / 1000;
+        if (client === null) telemetry.requestServed(station, reading, outcome, seconds);
+        else telemetry.requestServed(station, reading, outcome, seconds, client);
       }
     }
     replies += batch.length;
@@ -269,7 +366,7 @@ export function startConnection(options: ConnectionOptions): Connection {
     const { frames, error } = decoder.push(chunk);
     if (frames.length > 0) {
       const receivedAt = performance.now();
-      const messages = frames.map(decodeClientMessage);
+      const messages = frames.map(decode);
       // Only a request restarts the idle timer, not junk (docs/PROTOCOL.md §7, issue #12).
       if (messages.some(isRequest)) watchdog.received(receivedAt);
       actor.send({ type: 'RECEIVED', messages, receivedAt });

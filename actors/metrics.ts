@@ -15,6 +15,7 @@ import type { ServerResponse } from 'node:http';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { ErrorCode } from '../lib/errors.js';
 import { READINGS, type Reading } from '../lib/protocol.js';
+import { AUTH_FAILURE_REASONS } from '../lib/session.js';
 import type { Outcome, Telemetry } from '../lib/telemetry.js';
 import type { Route } from './http.js';
 
@@ -35,6 +36,7 @@ export const WIRE_CODES: readonly ErrorCode[] = [
   'ERR_TOO_MANY_CONNECTIONS',
   'ERR_SHUTTING_DOWN',
   'ERR_INTERNAL',
+  'ERR_AUTH_FAILED',
 ];
 
 /**
@@ -52,6 +54,7 @@ export const CLOSE_REASONS: readonly string[] = [
   'ERR_SLOW_READER',
   'ERR_SHUTTING_DOWN',
   'ERR_INTERNAL',
+  'ERR_AUTH_FAILED',
 ];
 
 /**
@@ -189,6 +192,20 @@ export function createMetrics(options: MetricsOptions): Metrics {
   for (const reason of REJECT_REASONS) rejected.inc({ reason }, 0);
   for (const reason of CLOSE_REASONS) closed.inc({ reason }, 0);
   for (const code of WIRE_CODES) errors.inc({ code }, 0);
+  // Issue #14. The client label holds only names from the auth file, so it stays bounded.
+  const clientRequests = new Counter({
+    name: 'meteo_client_requests_total',
+    help: 'Read requests answered to clients that said who they are, by client (a name from the auth file) and outcome.',
+    labelNames: ['client', 'outcome'],
+    registers: [registry],
+  });
+  const authFailures = new Counter({
+    name: 'meteo_auth_failures_total',
+    help: 'Hellos refused ERR_AUTH_FAILED, by reason: missing, unknown-client, wrong-secret, cleartext, throttled.',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+  for (const reason of AUTH_FAILURE_REASONS) authFailures.inc({ reason }, 0);
 
   const telemetry: Telemetry = {
     connectionAccepted() {
@@ -200,13 +217,23 @@ export function createMetrics(options: MetricsOptions): Metrics {
     connectionClosed(reason: string) {
       closed.inc({ reason });
     },
-    requestServed(at: string, reading: Reading, outcome: Outcome, seconds: number) {
+    requestServed(
+      at: string,
+      reading: Reading,
+      outcome: Outcome,
+      seconds: number,
+      client?: string,
+    ) {
       const station = served.has(at) ? at : UNKNOWN_STATION;
       requests.inc({ station, reading, outcome });
       latency.observe({ station, reading }, seconds);
+      if (client !== undefined) clientRequests.inc({ client, outcome });
     },
     errorSent(code: string) {
       errors.inc({ code });
+    },
+    authFailed(reason: string) {
+      authFailures.inc({ reason });
     },
   };
 

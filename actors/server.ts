@@ -23,12 +23,20 @@ import { checkStation, DEFAULT_STATION, stationInfo } from '../lib/sensors/stati
 import { ServerStats, type StatsSnapshot, type Telemetry, teeTelemetry } from '../lib/telemetry.js';
 import { acceptorMachine } from '../machines/acceptorMachine.js';
 import type { ConnectionLimits } from '../machines/connectionMachine.js';
+import {
+  type AuthFile,
+  ClientAuth,
+  exposureWarnings,
+  type GuessLimits,
+  loadAuthFile,
+} from './auth.js';
 import { type Connection, connectionName, connectionTable, startConnection } from './connection.js';
 import { type HttpServer, livenessRoute, readinessRoute, serveHttp } from './http.js';
 import { Listener } from './listener.js';
 import { createMetrics, metricsRoute } from './metrics.js';
 import { SensorPool } from './sensorPool.js';
 import { ConnectionSupervisor } from './supervisor.js';
+import { daysLeft, loadServerTls, type ServerTls, type ServerTlsFiles } from './tls.js';
 import type { FeedOptions, LiveFeed } from './view/feed.js';
 import { createLiveView, type LiveView } from './view/liveView.js';
 
@@ -77,6 +85,22 @@ export interface ServerSettings extends Partial<ConnectionLimits> {
   readonly httpPort?: number;
   /** The live view's pace and bounds, when not the defaults (specs make them quicker). */
   readonly view?: FeedOptions;
+  /** Serve TLS with these files (issue #14); plain TCP when absent. */
+  readonly tls?: ServerTlsFiles;
+  /** Require every client to say who it is, by a `name:secret` line of this file (issue #14). */
+  readonly authFile?: string;
+  /** How failed handshakes slow an address down (actors/auth.ts); specs shorten them. */
+  readonly guessLimits?: GuessLimits;
+}
+
+/** What a reload read (RunningServer.reload). */
+export interface Reloaded {
+  /** The certificate now served, when the server serves TLS. */
+  readonly certificate: { readonly subject: string; readonly validTo: string } | null;
+  /** Clients in the auth file now, when the server has one. */
+  readonly clients: number | null;
+  /** Open connections ended because their client is no longer let in. */
+  readonly revoked: number;
 }
 
 export interface RunningServer {
@@ -93,6 +117,17 @@ export interface RunningServer {
   readonly httpPort: number | null;
   /** The live view's feed, when the HTTP port is served. */
   readonly view: LiveFeed | null;
+  /** True when it serves TLS. */
+  readonly secure: boolean;
+  /**
+   * Reads the TLS files and the auth file again (the CLI does on SIGHUP):
+   * handshakes to come use the new certificate, hellos to come the new
+   * clients, and the open connections of a client the file no longer lets
+   * in (removed, or given another secret) are ended with ERR_AUTH_FAILED.
+   * All or nothing: a file that cannot be used leaves everything as it was,
+   * and the call throws its coded error (ERR_BAD_TLS_FILE, ERR_BAD_AUTH_FILE).
+   */
+  reload(): Reloaded;
   /**
    * Stops accepting, lets every request already received get its reply
    * (for at most the drain timeout), then closes the pool. Idempotent.
@@ -123,6 +158,16 @@ export type Readiness =
       readonly reason: 'paused' | 'retiring' | 'draining' | 'stopped' | 'no-sensor-worker';
     };
 
+/** A certificate that has expired, or will within a fortnight, is said at start and at each reload. */
+function warnOfExpiry(log: Logger, tls: ServerTls): void {
+  const days = daysLeft(tls.certificate);
+  if (days >= 14) return;
+  log.warn(days < 0 ? 'the TLS certificate has expired' : 'the TLS certificate expires soon', {
+    subject: tls.certificate.subject,
+    validTo: tls.certificate.validTo,
+  });
+}
+
 function checkStations(stations: readonly StationSetup[]): void {
   if (stations.length === 0) throw new MeteoError('ERR_BAD_VALUE', 'a server needs a station');
   for (const setup of stations) checkStation(setup.station);
@@ -136,6 +181,12 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
   const log = settings.log ?? silentLogger;
   const stations = settings.stations ?? [{ station: DEFAULT_STATION, source: SIMULATED }];
   checkStations(stations);
+  // Files that cannot be used stop the server here, before anything starts (issue #14).
+  const tlsFiles = settings.tls;
+  const tls = tlsFiles === undefined ? undefined : loadServerTls(tlsFiles);
+  const { authFile } = settings;
+  const authRead: AuthFile | undefined =
+    authFile === undefined ? undefined : loadAuthFile(authFile);
   // A machine the fast path cannot run stops the server here, before it listens.
   connectionTable();
   const sensors = new SensorPool({
@@ -183,6 +234,12 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
     writeTimeoutMs: settings.writeTimeoutMs ?? DEFAULTS.writeTimeoutMs,
   };
   const inspectConnections = settings.inspectConnections ?? DEFAULTS.inspectConnections;
+  const auth = new ClientAuth({
+    table: authRead?.table ?? null,
+    log,
+    telemetry,
+    ...(settings.guessLimits ? { limits: settings.guessLimits } : {}),
+  });
 
   const acceptor = createActor(acceptorMachine, {
     id: 'acceptor',
@@ -197,6 +254,7 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
     port: settings.port,
     log,
     notify: (event) => acceptor.send(event),
+    ...(tls ? { tls, tlsHandshakeTimeoutMs: limits.handshakeTimeoutMs } : {}),
   });
   const supervisor = new ConnectionSupervisor({
     maxConnections: settings.maxConnections ?? DEFAULTS.maxConnections,
@@ -214,6 +272,7 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
         log,
         telemetry,
         onClosed,
+        auth,
         ...(settings.inspect && number <= inspectConnections
           ? { inspect: settings.inspect(connectionName(number)) }
           : {}),
@@ -291,6 +350,41 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
     throw new MeteoError(failure.code, failure.message);
   }
   const { address, port } = ready.context.listening;
+  for (const { message, fields } of exposureWarnings({
+    host: settings.host,
+    tls: tls !== undefined,
+    authFile,
+    authFileReadableByOthers: authRead?.readableByOthers ?? false,
+  })) {
+    log.warn(message, fields);
+  }
+  if (tls) warnOfExpiry(log, tls);
+
+  const reload = (): Reloaded => {
+    // Everything is read before anything is replaced: all or nothing.
+    const nextTls = tlsFiles === undefined ? undefined : loadServerTls(tlsFiles);
+    const nextAuth = authFile === undefined ? undefined : loadAuthFile(authFile).table;
+    if (nextTls) {
+      listener.replaceTls(nextTls);
+      warnOfExpiry(log, nextTls);
+    }
+    let revoked = 0;
+    if (nextAuth) {
+      const gone = new Set(auth.replace(nextAuth));
+      for (const connection of supervisor.connections()) {
+        if (connection.client === null || !gone.has(connection.client)) continue;
+        connection.revoke(`client ${connection.client} is no longer let in`);
+        revoked++;
+      }
+    }
+    return {
+      certificate: nextTls
+        ? { subject: nextTls.certificate.subject, validTo: nextTls.certificate.validTo }
+        : null,
+      clients: nextAuth?.size ?? null,
+      revoked,
+    };
+  };
 
   const shutdown = async (how: 'SHUTDOWN' | 'RETIRE'): Promise<void> => {
     acceptor.send({ type: how });
@@ -372,6 +466,8 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
     stats: () => stats.snapshot(supervisor.open),
     httpPort: http?.port ?? null,
     view: view?.feed ?? null,
+    secure: tls !== undefined,
+    reload,
     failed,
     readiness,
     stop: () => stopWith('SHUTDOWN'),

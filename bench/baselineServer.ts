@@ -9,11 +9,14 @@
  * Same flags as `npm start` (--host, --port, --seed are used; the others,
  * --threads and --stations among them, are accepted and ignored: no pool, one
  * station), and a "listening ... port=N" line, so the bench starts either
- * server the same way.
+ * server the same way. With --tls-cert and --tls-key it serves TLS as the
+ * product does (issue #14), so that the ratio of the two stays honest.
  */
 import { createServer, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { commandLine, runProgram } from '../actors/cli/program.js';
 import { closeGracefully } from '../actors/connection.js';
+import { loadServerTls, secureContextOf } from '../actors/tls.js';
 import { describeOptions, SERVER_OPTIONS } from '../lib/config.js';
 import { describeError } from '../lib/errors.js';
 import { FrameDecoder, MAX_REQUEST_FRAME_BYTES } from '../lib/framing.js';
@@ -122,11 +125,30 @@ async function main(): Promise<number> {
     units: UNITS,
   };
   const sockets = new Set<Socket>();
-  const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+  const accept = (socket: Socket): void => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     serve(socket, welcome, sensors);
-  });
+  };
+  const socketOptions = { allowHalfOpen: true, noDelay: true };
+  let server: ReturnType<typeof createServer>;
+  try {
+    server =
+      options.tlsCert === ''
+        ? createServer(socketOptions, accept)
+        : createTlsServer(
+            {
+              ...socketOptions,
+              ...secureContextOf(
+                loadServerTls({ certFile: options.tlsCert, keyFile: options.tlsKey }),
+              ),
+            },
+            accept,
+          );
+  } catch (err) {
+    process.stderr.write(`${PROGRAM}: ${describeError(err)}\n`);
+    return 2;
+  }
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -17,8 +17,10 @@
  * (bench/procStats.ts). Prints one JSON object on stdout; exits 0 when the
  * run finished (errors are in the object), 1 when it could not run.
  */
+import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { connect as connectTls, type TLSSocket } from 'node:tls';
 import { type OptionTable, type ResolvedOptions, resolveOptions } from '../lib/config.js';
 import { describeError } from '../lib/errors.js';
 import { FrameDecoder, MAX_REPLY_FRAME_BYTES } from '../lib/framing.js';
@@ -116,6 +118,26 @@ const LOADGEN_OPTIONS = Object.freeze({
     description:
       "the server's HTTP port: attach a stand-in for a live page to its feed while the load runs (0: none)",
   },
+  tls: {
+    kind: 'boolean',
+    flag: 'tls',
+    default: false,
+    description: 'connect with TLS (issue #14), checking the certificate against --ca',
+  },
+  ca: {
+    kind: 'string',
+    flag: 'ca',
+    default: '',
+    description:
+      "with --tls: the PEM file of the CA (or the self-signed certificate) the server's certificate must come from",
+  },
+  tlsResume: {
+    kind: 'boolean',
+    flag: 'tls-resume',
+    default: false,
+    description:
+      'with --tls: resume the last TLS session a connection was given, rather than a full handshake each time',
+  },
   clockTicks: {
     kind: 'integer',
     flag: 'clock-ticks',
@@ -140,6 +162,29 @@ const HANDSHAKE_TIMEOUT_MS = 30_000;
 const POLL_TIMEOUT_MS = 60_000;
 /** After the warm-up connections close, time for the server to let them go before RSS is read. */
 const CONNECTIONS_SETTLE_MS = 500;
+/**
+ * How connections reach the server: plain TCP, or TLS checked against `ca`,
+ * resuming the last session when `resume` (set in main, once).
+ */
+const transport: { tls: boolean; ca?: Buffer; resume: boolean; session?: Buffer } = {
+  tls: false,
+  resume: false,
+};
+
+/** A socket to the server, as `transport` says. */
+function openSocket(host: string, port: number): Socket {
+  if (!transport.tls) return connect({ host, port, noDelay: true });
+  const socket: TLSSocket = connectTls({
+    host,
+    port,
+    ...(transport.ca ? { ca: transport.ca } : {}),
+    ...(transport.resume && transport.session ? { session: transport.session } : {}),
+  });
+  // TLS 1.3 hands its session tickets over after the handshake.
+  if (transport.resume) socket.on('session', (session: Buffer) => (transport.session = session));
+  return socket.setNoDelay(true);
+}
+
 /** Error descriptions kept for the report. */
 const MAX_SAMPLES = 5;
 
@@ -183,7 +228,7 @@ class Connection {
 
   constructor(host: string, port: number, depth: number) {
     this.#sentAt = new Float64Array(depth);
-    this.socket = connect({ host, port, noDelay: true });
+    this.socket = openSocket(host, port);
     this.socket.on('data', (chunk: Buffer) => this.#read(chunk));
     this.socket.on('error', (err: NodeJS.ErrnoException) => this.#lost(err.code ?? err.message));
     this.socket.on('close', () => this.#lost('closed by the server'));
@@ -609,6 +654,9 @@ async function main(): Promise<number> {
     if (options.mode !== 'throughput' && options.mode !== 'connections') {
       throw new Error(`--mode must be "throughput" or "connections" (got "${options.mode}")`);
     }
+    transport.tls = options.tls;
+    transport.resume = options.tlsResume;
+    if (options.ca !== '') transport.ca = readFileSync(options.ca);
   } catch (err) {
     process.stderr.write(`meteo-loadgen: ${describeError(err)}\n`);
     return 2;

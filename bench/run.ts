@@ -111,6 +111,20 @@ const BENCH_OPTIONS = Object.freeze({
     default: false,
     description: 'print one JSON object (figures, medians, ratios) instead of tables',
   },
+  tls: {
+    kind: 'boolean',
+    flag: 'tls',
+    default: false,
+    description:
+      'both servers serve TLS (a certificate made for the run by openssl) and the load generator checks it (issue #14)',
+  },
+  tlsResume: {
+    kind: 'boolean',
+    flag: 'tls-resume',
+    default: false,
+    description:
+      'with --tls: the load generator resumes TLS sessions rather than a full handshake per connection',
+  },
 } as const satisfies OptionTable);
 
 type BenchOptions = ResolvedOptions<typeof BENCH_OPTIONS>;
@@ -199,6 +213,47 @@ function newLogFile(kind: RunKind): string {
   return join(logDir, `${++logFiles}-${kind}.log`);
 }
 
+/** The certificate both servers serve with --tls, made once per run; undefined without --tls. */
+let certificate: { readonly cert: string; readonly key: string } | undefined;
+
+/**
+ * A self-signed P-256 certificate for 127.0.0.1, valid 30 days (past the
+ * server's warning of an expiry within 14), in the log directory (and
+ * removed with it): the load generator trusts it as its own CA. One for the
+ * whole run, so both servers hand out the same, and no key outlives it.
+ */
+function benchCertificate(): { readonly cert: string; readonly key: string } {
+  if (certificate) return certificate;
+  logDir ??= mkdtempSync(join(tmpdir(), 'meteo-bench-'));
+  const cert = join(logDir, 'bench.pem');
+  const key = join(logDir, 'bench.key');
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '30',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  certificate = { cert, key };
+  return certificate;
+}
+
 function removeLogs(): void {
   if (logDir !== undefined) rmSync(logDir, { recursive: true, force: true });
   logDir = undefined;
@@ -274,9 +329,12 @@ async function startServer(
       ? []
       : ['--cpu-prof', '--cpu-prof-dir', join(resolvePath(options.profileDir), kind)];
   const httpPort = http && kind !== 'baseline' ? await freePort() : 0;
+  const tls = options.tls
+    ? ['--tls-cert', benchCertificate().cert, '--tls-key', benchCertificate().key]
+    : [];
   const args =
     kind === 'baseline'
-      ? [...nodeArgs, BASELINE_SERVER, '--port', '0']
+      ? [...nodeArgs, BASELINE_SERVER, '--port', '0', ...tls]
       : [
           ...nodeArgs,
           PRODUCT_SERVER,
@@ -288,6 +346,7 @@ async function startServer(
           String(options.threads),
           '--ready-grace',
           '0',
+          ...tls,
         ];
   // The product logs two lines per connection. Into a file, never a pipe: a write to a pipe
   // blocks the server whenever this process is slow to read, which would be measured as its cost.
@@ -407,6 +466,8 @@ function measure(
     String(OPEN_WINDOW),
     '--page-port',
     String(server.kind === 'page' ? server.httpPort : 0),
+    ...(options.tls ? ['--tls', '--ca', benchCertificate().cert] : []),
+    ...(options.tls && options.tlsResume ? ['--tls-resume'] : []),
   ];
   // Opening connections, warm-up, window, drain, and a generous margin: a hung run still ends.
   const timeoutMs = options.warmupMs + options.durationMs + configuration.connections * 20 + 60_000;
@@ -544,6 +605,7 @@ async function main(): Promise<number> {
     }
     configurations = parseConfigurations(options.configs);
     servers = parseServers(options.servers);
+    if (options.tlsResume && !options.tls) throw new RangeError('--tls-resume goes with --tls');
   } catch (err) {
     process.stderr.write(`${PROGRAM}: ${describeError(err)} (try --help)\n`);
     return 2;
@@ -590,6 +652,7 @@ async function main(): Promise<number> {
       durationMs: options.durationMs,
       threads: options.threads,
       servers,
+      transport: options.tls ? (options.tlsResume ? 'tls, resumed sessions' : 'tls') : 'tcp',
     },
     errors,
     configurations: results,

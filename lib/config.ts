@@ -4,6 +4,7 @@
  * and validates every value up front, naming the option that is wrong.
  * Pure: argv and env are passed in.
  */
+import { isIPv4 } from 'node:net';
 import { parseArgs } from 'node:util';
 import { MeteoError } from './errors.js';
 import { READINGS, type Reading } from './protocol.js';
@@ -473,6 +474,41 @@ export const SERVER_OPTIONS = Object.freeze({
     choices: LOG_LEVEL_CHOICES,
     description: `least severe log level printed: ${LOG_LEVEL_CHOICES.join(', ')}`,
   },
+  tlsCert: {
+    kind: 'string',
+    flag: 'tls-cert',
+    env: 'METEO_TLS_CERT',
+    default: '',
+    defaultText: 'none: plain TCP',
+    description:
+      'serve TLS with this PEM certificate (and its chain), with --tls-key; SIGHUP reloads it',
+  },
+  tlsKey: {
+    kind: 'string',
+    flag: 'tls-key',
+    env: 'METEO_TLS_KEY',
+    default: '',
+    defaultText: 'none',
+    description: 'the PEM private key of --tls-cert, not encrypted',
+  },
+  tlsCa: {
+    kind: 'string',
+    flag: 'tls-ca',
+    env: 'METEO_TLS_CA',
+    default: '',
+    defaultText: 'none: no client certificate asked',
+    description:
+      'require a client certificate issued by a CA of this PEM file (mutual TLS), with --tls-cert',
+  },
+  authFile: {
+    kind: 'string',
+    flag: 'auth-file',
+    env: 'METEO_AUTH_FILE',
+    default: '',
+    defaultText: 'none: any client is served',
+    description:
+      'require every client to say who it is, by a name:secret line of this file; SIGHUP reloads it',
+  },
   ...WATCH_OPTIONS,
 } as const satisfies OptionTable);
 
@@ -566,10 +602,201 @@ export const CLIENT_OPTIONS = Object.freeze({
     default: false,
     description: 'with get: print only the numbers, one a line, for scripts',
   },
+  tls: {
+    kind: 'boolean',
+    flag: 'tls',
+    default: false,
+    description: "connect with TLS, and check the server's certificate",
+  },
+  ca: {
+    kind: 'string',
+    flag: 'ca',
+    env: 'METEO_CA',
+    default: '',
+    defaultText: "the system's CAs",
+    description: "with --tls: trust this PEM file's CAs for the server's certificate",
+  },
+  cert: {
+    kind: 'string',
+    flag: 'cert',
+    env: 'METEO_CLIENT_CERT',
+    default: '',
+    defaultText: 'none',
+    description: 'with --tls: this PEM certificate, with --key, for a server that asks for one',
+  },
+  key: {
+    kind: 'string',
+    flag: 'key',
+    env: 'METEO_CLIENT_KEY',
+    default: '',
+    defaultText: 'none',
+    description: 'the PEM private key of --cert, not encrypted',
+  },
+  servername: {
+    kind: 'string',
+    flag: 'servername',
+    env: 'METEO_SERVERNAME',
+    default: '',
+    defaultText: '--host',
+    description: "with --tls: the name the server's certificate must carry",
+  },
+  insecureSkipVerify: {
+    kind: 'boolean',
+    flag: 'insecure-skip-verify',
+    default: false,
+    description:
+      "with --tls: do not check the server's certificate (anyone on the path can then read the connection); says so at every connect",
+  },
+  authFile: {
+    kind: 'string',
+    flag: 'auth-file',
+    env: 'METEO_AUTH_FILE',
+    default: '',
+    defaultText: 'none',
+    description:
+      'say who this client is: the secret of --name is its name:secret line of this file (or METEO_SECRET)',
+  },
+  name: {
+    kind: 'string',
+    flag: 'name',
+    env: 'METEO_CLIENT_NAME',
+    default: '',
+    defaultText: 'none: the client says no name',
+    description: 'the name this client says it is, with --auth-file or METEO_SECRET',
+  },
   ...WATCH_OPTIONS,
 } as const satisfies OptionTable);
 
 export type ClientOptions = ResolvedOptions<typeof CLIENT_OPTIONS>;
+
+// ---------------------------------------------------------------- TLS and credentials (issue #14)
+
+/** True for an address of this machine's loopback: 127.0.0.0/8, ::1, and 127.x as IPv4-mapped IPv6. */
+export function isLoopback(address: string | undefined): boolean {
+  if (address === undefined) return false;
+  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
+  if (isIPv4(v4)) return v4.startsWith('127.');
+  return address === '::1' || address === '0:0:0:0:0:0:0:1';
+}
+
+/** True for a host to listen on or connect to that stays on this machine: `localhost`, or a loopback address. */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || isLoopback(host);
+}
+
+/** What a server's flags ask of TLS and credentials. */
+export interface ServerSecurity {
+  readonly tls?: { readonly certFile: string; readonly keyFile: string; readonly caFile?: string };
+  readonly authFile?: string;
+}
+
+/** The TLS and auth files a server's flags name. Throws ERR_BAD_FLAG for a flag without its partner. */
+export function serverSecurityOf(
+  options: Pick<ServerOptions, 'tlsCert' | 'tlsKey' | 'tlsCa' | 'authFile'>,
+): ServerSecurity {
+  const { tlsCert, tlsKey, tlsCa, authFile } = options;
+  if ((tlsCert === '') !== (tlsKey === '')) {
+    throw new MeteoError('ERR_BAD_FLAG', '--tls-cert and --tls-key go together');
+  }
+  if (tlsCa !== '' && tlsCert === '') {
+    throw new MeteoError('ERR_BAD_FLAG', '--tls-ca goes with --tls-cert and --tls-key');
+  }
+  return {
+    ...(tlsCert === ''
+      ? {}
+      : {
+          tls: { certFile: tlsCert, keyFile: tlsKey, ...(tlsCa === '' ? {} : { caFile: tlsCa }) },
+        }),
+    ...(authFile === '' ? {} : { authFile }),
+  };
+}
+
+/** The variable a client's secret may come from, instead of an auth file: a flag would show in `ps`. */
+export const SECRET_VARIABLE = 'METEO_SECRET';
+
+/** What a client's flags ask of TLS and credentials. */
+export interface ClientSecurity {
+  readonly tls?: {
+    readonly caFile?: string;
+    readonly certFile?: string;
+    readonly keyFile?: string;
+    readonly servername?: string;
+    readonly insecureSkipVerify: boolean;
+  };
+  /** Who it says it is: its name, and the auth file its secret is in (else SECRET_VARIABLE). */
+  readonly credential?: { readonly client: string; readonly authFile?: string };
+}
+
+/**
+ * The TLS and credential a client's flags and environment ask for. Throws
+ * ERR_BAD_FLAG for a TLS flag without --tls, a half-given pair, a name
+ * without a secret or a secret without a name, and a secret that would
+ * cross the network in clear (a host off this machine, without --tls).
+ */
+export function clientSecurityOf(
+  options: Pick<
+    ClientOptions,
+    | 'host'
+    | 'tls'
+    | 'ca'
+    | 'cert'
+    | 'key'
+    | 'servername'
+    | 'insecureSkipVerify'
+    | 'authFile'
+    | 'name'
+  >,
+  env: Readonly<Record<string, string | undefined>>,
+): ClientSecurity {
+  const { host, tls, ca, cert, key, servername, insecureSkipVerify, authFile, name } = options;
+  if (!tls) {
+    const given = [
+      ['--ca', ca !== ''],
+      ['--cert', cert !== ''],
+      ['--key', key !== ''],
+      ['--servername', servername !== ''],
+      ['--insecure-skip-verify', insecureSkipVerify],
+    ].find(([, set]) => set);
+    if (given) throw new MeteoError('ERR_BAD_FLAG', `${given[0]} goes with --tls`);
+  }
+  if ((cert === '') !== (key === '')) {
+    throw new MeteoError('ERR_BAD_FLAG', '--cert and --key go together');
+  }
+  const envSecret = (env[SECRET_VARIABLE] ?? '') !== '';
+  if (name === '' && (authFile !== '' || envSecret)) {
+    throw new MeteoError(
+      'ERR_BAD_FLAG',
+      `${authFile !== '' ? '--auth-file' : SECRET_VARIABLE} needs --name: the client's name in the server's auth file`,
+    );
+  }
+  if (name !== '' && authFile === '' && !envSecret) {
+    throw new MeteoError(
+      'ERR_BAD_FLAG',
+      `--name needs a secret: --auth-file FILE (its name:secret line), or ${SECRET_VARIABLE}`,
+    );
+  }
+  if (name !== '' && !tls && !isLoopbackHost(host)) {
+    throw new MeteoError(
+      'ERR_BAD_FLAG',
+      `the secret would cross the network to ${host} in clear: add --tls`,
+    );
+  }
+  return {
+    ...(tls
+      ? {
+          tls: {
+            ...(ca === '' ? {} : { caFile: ca }),
+            ...(cert === '' ? {} : { certFile: cert, keyFile: key }),
+            ...(servername === '' ? {} : { servername }),
+            insecureSkipVerify,
+          },
+        }
+      : {}),
+    ...(name === ''
+      ? {}
+      : { credential: { client: name, ...(authFile === '' ? {} : { authFile }) } }),
+  };
+}
 
 /** The names `get` takes for each reading: the wire's, and the labels the poll line shows. */
 export const READING_NAMES: Readonly<Record<string, Reading>> = Object.freeze({

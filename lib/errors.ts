@@ -43,6 +43,19 @@ export const ERROR_CODES = {
   ERR_BAD_VECTOR_FILE: 'a conformance vectors file is not one the runner can play',
   ERR_NOT_METEO_SERVER:
     'what answered the hello is not a meteo-actors server: its reply was not a frame of a server message',
+  // Wire: the hello's credential (issue #14).
+  ERR_AUTH_FAILED:
+    'the hello carried no credential the server accepts (a wrong secret, an unknown client, none, or one sent in clear); the connection is closed',
+  // Local: TLS and credential files (issue #14).
+  ERR_BAD_TLS_FILE:
+    'a certificate, key or CA file cannot be read, is not PEM the program can use, or the key does not match the certificate',
+  ERR_BAD_AUTH_FILE: 'an auth file cannot be read, or a line of it is not name:secret',
+  // Local: the client's view of the server's certificate (issue #14).
+  ERR_TLS_CERT_EXPIRED: "the server's certificate has expired (or is not valid yet)",
+  ERR_TLS_WRONG_HOST: "the server's certificate is for another host name",
+  ERR_TLS_UNKNOWN_CA: "the server's certificate was not issued by a CA the client trusts",
+  ERR_TLS_HANDSHAKE_FAILED:
+    'the TLS handshake failed for another reason (the server does not speak TLS, or refused the client certificate)',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

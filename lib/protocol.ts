@@ -54,6 +54,19 @@ export interface Hello {
    * answering the hello carries it (docs/PROTOCOL.md §6.4). The welcome does not.
    */
   readonly id?: number;
+  /**
+   * Optional: who the client is, for a server that requires it
+   * (docs/PROTOCOL.md §4.1, issue #14). On the server it lives only between
+   * the decoder and the connection actor, which checks it and drops it: no
+   * state machine's context or event ever holds the secret.
+   */
+  readonly auth?: Credential;
+}
+
+/** A client's name in the server's auth file, and its secret (docs/PROTOCOL.md §4.1). */
+export interface Credential {
+  readonly name: string;
+  readonly secret: string;
 }
 
 export interface ReadRequest {
@@ -183,6 +196,15 @@ const READING_HEAD = head(7, 'reading', 'id');
 const ERROR_HEAD = head(4, 'error', 'id');
 const WELCOME_HEAD = head(6, 'welcome', 'version');
 const HELLO_HEAD = head(2, 'hello', 'version');
+/** A hello's first entries after its map header: its type, and the key of its version. */
+const HELLO_FIELDS = encodeConstant((w) => {
+  w.string('type');
+  w.string('hello');
+  w.string('version');
+});
+const KEY_AUTH = key('auth');
+const KEY_NAME_OF_AUTH = key('name');
+const KEY_SECRET = key('secret');
 const READ_HEAD = head(3, 'read', 'id');
 const READ_WITH_STATION_HEAD = head(4, 'read', 'id');
 
@@ -245,9 +267,14 @@ function writeBody(w: MessagePackWriter, message: ServerMessage | ClientMessage)
       w.string(message.units.rainfall);
       return;
     case 'hello':
-      w.raw(HELLO_HEAD);
-      w.integer(message.version);
+      if (message.auth === undefined && message.id === undefined) {
+        w.raw(HELLO_HEAD);
+        w.integer(message.version);
+        return;
+      }
+      writeLongHello(w, message);
       return;
+
     case 'read':
       w.raw(message.station === undefined ? READ_HEAD : READ_WITH_STATION_HEAD);
       w.integer(message.id);
@@ -259,6 +286,25 @@ function writeBody(w: MessagePackWriter, message: ServerMessage | ClientMessage)
       }
       return;
   }
+}
+
+/** A hello with its optional fields, `id` and `auth` (§4.1), in the order of its interface. */
+function writeLongHello(w: MessagePackWriter, message: Hello): void {
+  const { id, auth } = message;
+  w.mapHeader(2 + (id === undefined ? 0 : 1) + (auth === undefined ? 0 : 1));
+  w.raw(HELLO_FIELDS);
+  w.integer(message.version);
+  if (id !== undefined) {
+    w.raw(KEY_ID);
+    w.integer(id);
+  }
+  if (auth === undefined) return;
+  w.raw(KEY_AUTH);
+  w.mapHeader(2);
+  w.raw(KEY_NAME_OF_AUTH);
+  w.string(auth.name);
+  w.raw(KEY_SECRET);
+  w.string(auth.secret);
 }
 
 /** One frame: the length prefix (docs/PROTOCOL.md §2), filled in once the body is written. */
@@ -328,7 +374,7 @@ function unpackBody(body: Uint8Array): { fields: Fields } | { error: string } {
  * own extensions as maps or as nothing, lets invalid UTF-8 through and keeps
  * the last of two equal keys), and checking its output would mean walking
  * each body a second time, which tripled the cost of a request (issue #12).
- * One pass checks the whole body and notes where the values of the five keys
+ * One pass checks the whole body and notes where the values of the six keys
  * the protocol defines start; the fields are then read from there.
  */
 
@@ -340,7 +386,7 @@ class Malformed {
 const CUT_SHORT = new Malformed('the body ends inside a value');
 
 /** The keys of a client message (§4.1, §5.1); a bit each, so a repeated one is seen at once. */
-const FIELD_NAMES = ['type', 'id', 'version', 'reading', 'station'] as const;
+const FIELD_NAMES = ['type', 'id', 'version', 'reading', 'station', 'auth'] as const;
 const FIELD_KEYS = FIELD_NAMES.map((name) => Buffer.from(name, 'latin1'));
 
 const HELLO_BYTES = Buffer.from('hello', 'latin1');
@@ -510,6 +556,7 @@ interface FieldOffsets {
   version: number;
   reading: number;
   station: number;
+  auth: number;
 }
 
 /**
@@ -534,7 +581,14 @@ function mapFields(body: Uint8Array): FieldOffsets | Malformed {
     // Returned, not thrown: junk is what most bodies that fail here are, and a throw costs more.
     return new Malformed(`a message is a MessagePack map, not ${formatName(first)}`);
   }
-  const offsets: FieldOffsets = { type: -1, id: -1, version: -1, reading: -1, station: -1 };
+  const offsets: FieldOffsets = {
+    type: -1,
+    id: -1,
+    version: -1,
+    reading: -1,
+    station: -1,
+    auth: -1,
+  };
   let seen = 0;
   let others: Set<string> | undefined;
   for (let entry = 0; entry < count; entry++) {
@@ -696,7 +750,12 @@ export function decodeClientMessage(body: Uint8Array): ClientMessage | Rejected 
         'hello',
       );
     }
-    return id === null ? { type: 'hello', version } : { type: 'hello', version, id };
+    if (fields.auth < 0) {
+      return id === null ? { type: 'hello', version } : { type: 'hello', version, id };
+    }
+    const auth = credentialAt(body, fields.auth);
+    if (typeof auth === 'string') return rejected(id, 'ERR_BAD_MESSAGE', auth, 'hello');
+    return id === null ? { type: 'hello', version, auth } : { type: 'hello', version, id, auth };
   }
   if (!sameBytes(body, str.start, str.end, READ_BYTES)) {
     return rejected(
@@ -740,6 +799,54 @@ export function decodeClientMessage(body: Uint8Array): ClientMessage | Rejected 
   return named
     ? { type: 'read', id, reading, station: textOf(body, str.start, str.end) }
     : { type: 'read', id, reading };
+}
+
+/** The keys of a hello's `auth` map (§4.1). */
+const AUTH_NAMES = ['name', 'secret'] as const;
+const AUTH_KEYS = AUTH_NAMES.map((name) => Buffer.from(name, 'latin1'));
+
+/**
+ * The credential of a hello, from its `auth` value at `at` (§4.1): a map
+ * whose keys are strs, with a str `name` and a str `secret`, each once;
+ * other keys are ignored, as in any map of this protocol. Or why it is not
+ * one, for ERR_BAD_MESSAGE (§6.3 step 5). Whether the server knows the
+ * client is not the frame's business: the connection actor checks that.
+ * The body is known to be well-formed (mapFields), so every length fits.
+ */
+function credentialAt(body: Uint8Array, at: number): Credential | string {
+  const first = body[at] as number;
+  let count: number;
+  if (first >= 0x80 && first <= 0x8f) {
+    count = first & 0x0f;
+    at += 1;
+  } else if (first === 0xde || first === 0xdf) {
+    const width = first === 0xde ? 2 : 4;
+    count = uintAt(body, at + 1, width);
+    at += 1 + width;
+  } else {
+    return `hello.auth must be a map, not ${describeValue(body, at)}`;
+  }
+  const values = ['', ''];
+  let seen = 0;
+  for (let entry = 0; entry < count; entry++) {
+    if (!isStrAt(body, at))
+      return `a key of hello.auth is ${formatName(body[at] as number)}, not a str`;
+    const field = indexOfBytes(AUTH_KEYS, body, str.start, str.end);
+    at = str.end;
+    if (field >= 0) {
+      const name = AUTH_NAMES[field] as string;
+      if (seen & (1 << field)) return `the key "${name}" appears twice in hello.auth`;
+      seen |= 1 << field;
+      if (!isStrAt(body, at))
+        return `hello.auth.${name} must be a str, not ${describeValue(body, at)}`;
+      values[field] = textOf(body, str.start, str.end);
+    }
+    at = skipValue(body, at);
+  }
+  for (let field = 0; field < AUTH_NAMES.length; field++) {
+    if (!(seen & (1 << field))) return `hello.auth.${AUTH_NAMES[field]} is missing`;
+  }
+  return { name: values[0] as string, secret: values[1] as string };
 }
 
 function protocolError(message: string): MeteoError {

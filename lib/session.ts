@@ -10,6 +10,7 @@ import type { ErrorCode } from './errors.js';
 import {
   type ClientMessage,
   errorReply,
+  type Hello,
   PROTOCOL_VERSION,
   quote,
   READING_UNITS,
@@ -25,11 +26,55 @@ import { isSensorFailure, type SensorResult } from './sensors/result.js';
 export interface Session {
   /** A hello has been answered with a welcome. */
   readonly greeted: boolean;
-  /** The code of an error that ends the session (an unsupported version), once one is queued. */
+  /** The code of an error that ends the session (an unsupported version, a refused credential), once one is queued. */
   readonly endedBy: ErrorCode | null;
 }
 
 export const NEW_SESSION: Session = Object.freeze({ greeted: false, endedBy: null });
+
+/**
+ * What the server's connection actor found of a hello's credential, checked
+ * as the frame was decoded (actors/auth.ts). Never the secret itself, which
+ * no state machine sees (issue #14). Only `ok` is let in:
+ *
+ * - `ok`: the client is in the auth file and the secret is its own;
+ * - `missing`: the server requires a credential and the hello has none;
+ * - `unknown-client`, `wrong-secret`: what it says (the reply does not);
+ * - `cleartext`: a credential over plain TCP to a non-loopback address,
+ *   refused whatever it is, since the secret crossed the network in clear;
+ * - `throttled`: not checked at all, because the address has failed so
+ *   often that its next guesses would wait too long (README, "Serving
+ *   beyond localhost").
+ */
+export type CredentialCheck =
+  | 'ok'
+  | 'missing'
+  | 'unknown-client'
+  | 'wrong-secret'
+  | 'cleartext'
+  | 'throttled';
+
+/** The reasons a credential is refused, as the `reason` label of the auth-failure counter. */
+export const AUTH_FAILURE_REASONS: readonly Exclude<CredentialCheck, 'ok'>[] = [
+  'missing',
+  'unknown-client',
+  'wrong-secret',
+  'cleartext',
+  'throttled',
+];
+
+/**
+ * A hello whose credential the server has checked: the secret is gone and
+ * the outcome is in its place. A hello without `credential` was not checked
+ * (the server requires none, and none came in clear): it is let in, as
+ * before issue #14.
+ */
+export interface CheckedHello extends Omit<Hello, 'auth'> {
+  readonly auth?: never;
+  /** The name the hello gave, whatever it is (for the log); absent when it gave none. */
+  readonly client?: string;
+  readonly credential: CredentialCheck;
+}
 
 /** A reply on its way out, with what the server's counters need to know about it. */
 export interface Reply {
@@ -40,6 +85,12 @@ export interface Reply {
   readonly station: string | null;
   /** When its request arrived (the clock of `admit`), or null for an error the server raised itself. */
   readonly receivedAt: number | null;
+  /**
+   * On the answer to a checked hello (its welcome, or its ERR_AUTH_FAILED):
+   * what the check found. The connection actor counts and logs a failure,
+   * and times the write by the peer's record of failures (actors/auth.ts).
+   */
+  readonly hello?: { readonly client: string | null; readonly credential: CredentialCheck };
 }
 
 /** A sensor read a request asked for, waiting for its result. */
@@ -103,9 +154,9 @@ function handshakeError(
  * and returns the session after them. Each message gets the answer of the
  * first check of docs/PROTOCOL.md §6.3 it fails: the decoder has made those
  * that look at the frame alone, and this adds those that need the session
- * (the handshake) or the server (the version, the station). Once the session
- * has ended (an unsupported version), the messages after that one are not
- * taken.
+ * (the handshake) or the server (the version, the credential, the
+ * station). Once the session has ended (an unsupported version, a refused
+ * credential), the messages after that one are not taken.
  */
 export function admit(
   session: Session,
@@ -115,8 +166,9 @@ export function admit(
   work: WorkItem[],
 ): Session {
   let { greeted, endedBy } = session;
-  const answer = (message: ServerMessage): void => {
-    work.push({ kind: 'reply', reply: { message, reading: null, station: null, receivedAt } });
+  const answer = (message: ServerMessage, hello?: Reply['hello']): void => {
+    const reply: Reply = { message, reading: null, station: null, receivedAt };
+    work.push({ kind: 'reply', reply: hello === undefined ? reply : { ...reply, hello } });
   };
   for (const message of messages) {
     if (endedBy !== null) break;
@@ -132,10 +184,14 @@ export function admit(
     if (refused !== null) {
       answer(refused);
     } else if (message.type === 'hello') {
-      if (message.version === PROTOCOL_VERSION) {
-        answer(welcome);
-        greeted = true;
-      } else {
+      // Checked by the connection actor, when the server checks credentials; else absent.
+      const credential = (message as Partial<CheckedHello>).credential;
+      const checked =
+        credential === undefined
+          ? undefined
+          : { client: (message as CheckedHello).client ?? null, credential };
+      if (message.version !== PROTOCOL_VERSION) {
+        // The version comes first (docs/PROTOCOL.md §6.3): which protocol, then who.
         answer(
           errorReply(
             id,
@@ -144,6 +200,16 @@ export function admit(
           ),
         );
         endedBy = 'ERR_UNSUPPORTED_VERSION';
+      } else if (credential !== undefined && credential !== 'ok') {
+        // One answer for every way a credential fails: the reply does not say which part was wrong.
+        answer(
+          errorReply(id, 'ERR_AUTH_FAILED', 'authentication failed; the connection is closed'),
+          checked,
+        );
+        endedBy = 'ERR_AUTH_FAILED';
+      } else {
+        answer(welcome, checked);
+        greeted = true;
       }
     } else {
       // No station named: the default, first in the welcome's list.

@@ -15,10 +15,22 @@ export interface Telemetry {
   connectionRejected(code: string): void;
   /** A connection over, with why (an error code, or `client-ended` / `client-closed`). */
   connectionClosed(reason: string): void;
-  /** One read answered: its station and reading, how it ended, and how long it took, in seconds. */
-  requestServed(station: string, reading: Reading, outcome: Outcome, seconds: number): void;
+  /**
+   * One read answered: its station and reading, how it ended, and how long it
+   * took, in seconds; and the client that asked, when it said who it is (a
+   * name from the auth file, never text from the wire: issue #14).
+   */
+  requestServed(
+    station: string,
+    reading: Reading,
+    outcome: Outcome,
+    seconds: number,
+    client?: string,
+  ): void;
   /** One error reply sent, whatever it answered. */
   errorSent(code: string): void;
+  /** A hello's credential refused, with why (`wrong-secret`, `unknown-client`...: issue #14). */
+  authFailed?(reason: string): void;
 }
 
 export interface StatsSnapshot {
@@ -33,6 +45,11 @@ export interface StatsSnapshot {
   readonly requests: Readonly<Record<string, Readonly<Record<string, number>>>>;
   /** Error replies sent, by code. */
   readonly errors: Readonly<Record<string, number>>;
+  /** Credentials refused, by reason; requests answered, by the client that asked (issue #14). */
+  readonly auth: {
+    readonly failures: Readonly<Record<string, number>>;
+    readonly requests: Readonly<Record<string, number>>;
+  };
 }
 
 function bump(counts: Record<string, number>, key: string): void {
@@ -46,6 +63,8 @@ export class ServerStats implements Telemetry {
   readonly #closed: Record<string, number> = {};
   readonly #requests: Record<string, Record<string, number>> = {};
   readonly #errors: Record<string, number> = {};
+  readonly #authFailures: Record<string, number> = {};
+  readonly #clientRequests: Record<string, number> = {};
 
   connectionAccepted(): void {
     this.#accepted++;
@@ -59,9 +78,20 @@ export class ServerStats implements Telemetry {
     bump(this.#closed, reason);
   }
 
-  requestServed(_station: string, reading: Reading, outcome: Outcome): void {
+  requestServed(
+    _station: string,
+    reading: Reading,
+    outcome: Outcome,
+    _seconds?: number,
+    client?: string,
+  ): void {
     this.#requests[reading] ??= {};
     bump(this.#requests[reading], outcome);
+    if (client !== undefined) bump(this.#clientRequests, client);
+  }
+
+  authFailed(reason: string): void {
+    bump(this.#authFailures, reason);
   }
 
   errorSent(code: string): void {
@@ -79,6 +109,7 @@ export class ServerStats implements Telemetry {
       },
       requests: this.#requests,
       errors: this.#errors,
+      auth: { failures: this.#authFailures, requests: this.#clientRequests },
     });
   }
 }
@@ -95,11 +126,14 @@ export function teeTelemetry(...sinks: readonly Telemetry[]): Telemetry {
     connectionClosed: (reason) => {
       for (const sink of sinks) sink.connectionClosed(reason);
     },
-    requestServed: (station, reading, outcome, seconds) => {
-      for (const sink of sinks) sink.requestServed(station, reading, outcome, seconds);
+    requestServed: (station, reading, outcome, seconds, client) => {
+      for (const sink of sinks) sink.requestServed(station, reading, outcome, seconds, client);
     },
     errorSent: (code) => {
       for (const sink of sinks) sink.errorSent(code);
+    },
+    authFailed: (reason) => {
+      for (const sink of sinks) sink.authFailed?.(reason);
     },
   };
 }

@@ -107,6 +107,16 @@ export interface LinkCommand {
   readonly message: ClientMessage;
 }
 
+/**
+ * What the link starts with: the number of its client actor, for the lines
+ * it prints itself (the warning of `--insecure-skip-verify` at every
+ * connect, issue #14). The link, not the machine, adds the client's name
+ * and secret to the hello it writes: no secret is ever in the context.
+ */
+export interface LinkInput {
+  readonly connection: number;
+}
+
 function currentReading(context: ClientContext): Reading {
   return context.readings[context.index] as Reading;
 }
@@ -130,7 +140,7 @@ export const clientMachine = setup({
   },
   actors: {
     /** The socket to the server: LINK_UP, RECEIVED per message, LINK_DOWN once; takes SEND. */
-    serverLink: fromCallback<LinkCommand>(unbound('actor', 'serverLink')),
+    serverLink: fromCallback<LinkCommand, LinkInput>(unbound('actor', 'serverLink')),
   },
   actions: {
     /** The handshake succeeded: show the station and the server. */
@@ -355,7 +365,11 @@ export const clientMachine = setup({
   on: { STOP: '.done' },
   states: {
     online: {
-      invoke: { id: 'link', src: 'serverLink' },
+      invoke: {
+        id: 'link',
+        src: 'serverLink',
+        input: ({ context }): LinkInput => ({ connection: context.connection }),
+      },
       initial: 'connecting',
       on: {
         RECEIVED: { guard: 'isConnectionError', actions: 'recordServerError' },

@@ -4,10 +4,21 @@
  * prints the readings; `get READING...` asks once. Thin: options in, client
  * actors up, one readable line on any failure.
  */
-import { CLIENT_OPTIONS, clientCommand, describeOptions } from '../../lib/config.js';
-import { describeError } from '../../lib/errors.js';
-import { queryOnce, runClient } from '../client.js';
+import { readFileSync } from 'node:fs';
+import {
+  CLIENT_OPTIONS,
+  type ClientSecurity,
+  clientCommand,
+  clientSecurityOf,
+  describeOptions,
+  SECRET_VARIABLE,
+} from '../../lib/config.js';
+import { describeError, MeteoError } from '../../lib/errors.js';
+import type { Credential } from '../../lib/protocol.js';
+import { parseAuthFile } from '../auth.js';
+import { queryOnce, runClient, type ServerTarget } from '../client.js';
 import { relayHostFor } from '../inspect.js';
+import { loadClientTls } from '../tls.js';
 import {
   armTestFault,
   commandLineWithArgs,
@@ -35,6 +46,40 @@ ${describeOptions(CLIENT_OPTIONS)}`;
 
 const PROGRAM = 'meteo-client';
 
+/**
+ * The TLS options and the credential the flags ask for, read from their
+ * files: ERR_BAD_TLS_FILE or ERR_BAD_AUTH_FILE when one cannot be used.
+ */
+function readSecurity(
+  security: ClientSecurity,
+  env: Readonly<Record<string, string | undefined>>,
+): Pick<ServerTarget, 'tls' | 'credential'> {
+  const tls = security.tls ? loadClientTls(security.tls) : undefined;
+  let credential: Credential | undefined;
+  if (security.credential) {
+    const { client, authFile } = security.credential;
+    let secret = env[SECRET_VARIABLE] ?? '';
+    if (authFile !== undefined) {
+      let text: string;
+      try {
+        text = readFileSync(authFile, 'utf8');
+      } catch (err) {
+        throw new MeteoError(
+          'ERR_BAD_AUTH_FILE',
+          `cannot read the auth file ${authFile}: ${describeError(err)}`,
+        );
+      }
+      const entry = parseAuthFile(text, authFile).find((line) => line.client === client);
+      if (entry === undefined) {
+        throw new MeteoError('ERR_BAD_AUTH_FILE', `${authFile} has no line for ${client}`);
+      }
+      secret = entry.secret;
+    }
+    credential = { name: client, secret };
+  }
+  return { ...(tls ? { tls } : {}), ...(credential ? { credential } : {}) };
+}
+
 async function main(): Promise<number> {
   const line = commandLineWithArgs(PROGRAM, CLIENT_OPTIONS, USAGE);
   if (typeof line === 'number') return line;
@@ -42,10 +87,19 @@ async function main(): Promise<number> {
   // Nobody is left to tell when stderr itself fails: its lines are dropped.
   const news = lineSink(process.stderr);
   let command: ReturnType<typeof clientCommand>;
+  let security: ClientSecurity;
   try {
     command = clientCommand(args, options.raw);
+    security = clientSecurityOf(options, process.env);
   } catch (err) {
     news.write(`${PROGRAM}: ${describeError(err)} (try --help)`);
+    return USAGE_ERROR;
+  }
+  let target: Pick<ServerTarget, 'tls' | 'credential'>;
+  try {
+    target = readSecurity(security, process.env);
+  } catch (err) {
+    news.write(`${PROGRAM}: ${describeError(err)}`);
     return USAGE_ERROR;
   }
   let stopClient = (): void => {};
@@ -64,7 +118,22 @@ async function main(): Promise<number> {
     news.write(`${PROGRAM}: ${what}: ${describeError(err)}`);
     process.exit(1);
   });
-  const { inspect, inspectPort, trace, raw, ...settings } = options;
+  const {
+    inspect,
+    inspectPort,
+    trace,
+    raw,
+    tls: _tls,
+    ca: _ca,
+    cert: _cert,
+    key: _key,
+    servername: _servername,
+    insecureSkipVerify: _insecureSkipVerify,
+    authFile: _authFile,
+    name: _name,
+    ...rest
+  } = options;
+  const settings = { ...rest, ...target };
   const watching = await startWatching(
     { program: 'client', inspect, inspectPort, host: relayHostFor(settings.host), trace },
     news,

@@ -4,8 +4,14 @@
  * server up, signals handled, one readable line on any failure.
  */
 import { readFileSync } from 'node:fs';
-import { describeOptions, httpPortOf, SERVER_OPTIONS } from '../../lib/config.js';
-import { describeError } from '../../lib/errors.js';
+import {
+  describeOptions,
+  httpPortOf,
+  SERVER_OPTIONS,
+  type ServerSecurity,
+  serverSecurityOf,
+} from '../../lib/config.js';
+import { describeError, MeteoError } from '../../lib/errors.js';
 import type { LogLevel } from '../../lib/log.js';
 import { resolveStations, type StationSetup } from '../../lib/sensors/sources.js';
 import { httpUrl, isLoopbackHost } from '../http.js';
@@ -34,6 +40,9 @@ ${describeOptions(SERVER_OPTIONS)}`;
 
 const PROGRAM = 'meteo-server';
 
+/** Start-up failures that are a bad value given by the user: status 2. */
+const USAGE_CODES: readonly string[] = ['ERR_BAD_TLS_FILE', 'ERR_BAD_AUTH_FILE'];
+
 async function main(): Promise<number> {
   const options = commandLine(PROGRAM, SERVER_OPTIONS, USAGE);
   if (typeof options === 'number') return options;
@@ -47,15 +56,21 @@ async function main(): Promise<number> {
     stations,
     source,
     replaySpeed,
+    tlsCert,
+    tlsKey,
+    tlsCa,
+    authFile,
     ...settings
   } = options;
   // Nobody is left to tell when stderr itself fails: its lines are dropped.
   const news = lineSink(process.stderr);
   let setups: StationSetup[];
   let httpPort: number;
+  let security: ServerSecurity;
   try {
     // --metrics-port is the former name of --http-port (README, "The server").
     httpPort = httpPortOf({ httpPort: httpPortFlag, metricsPort });
+    security = serverSecurityOf({ tlsCert, tlsKey, tlsCa, authFile });
     setups = resolveStations(
       { stations, source, speed: replaySpeed },
       { readFile: (path) => readFileSync(path, 'utf8'), now: Date.now },
@@ -118,11 +133,13 @@ async function main(): Promise<number> {
       log,
       ...(observe ? { inspect: observe } : {}),
       ...(httpPort > 0 ? { httpPort } : {}),
+      ...security,
     });
   } catch (err) {
     await inspection?.stop();
     news.write(`${PROGRAM}: ${describeError(err)}`);
-    return 1;
+    // A TLS or auth file that cannot be used is a bad value, as a bad flag is (issue #14).
+    return err instanceof MeteoError && USAGE_CODES.includes(err.code) ? USAGE_ERROR : 1;
   }
   const page = server.httpPort === null ? null : httpUrl(settings.host, server.httpPort);
   log.info(
@@ -134,6 +151,8 @@ async function main(): Promise<number> {
       seed: settings.seed,
       stations: setups.map((setup) => setup.station.id).join(','),
       source,
+      tls: server.secure,
+      auth: security.authFile !== undefined,
       ...(page === null ? {} : { view: page, metrics: `${page}metrics` }),
     },
   );
@@ -146,6 +165,21 @@ async function main(): Promise<number> {
   }
   armTestFault(process.env);
   const running = server;
+  // SIGHUP reloads the certificate and the auth file (issue #14): renewal needs no restart.
+  process.on('SIGHUP', () => {
+    try {
+      const { certificate, clients, revoked } = running.reload();
+      log.info('reloaded', {
+        ...(certificate ? { certificate: certificate.subject, validTo: certificate.validTo } : {}),
+        ...(clients === null ? {} : { clients, revoked }),
+      });
+    } catch (err) {
+      log.error('reload failed; serving on as before', {
+        code: err instanceof MeteoError ? err.code : 'ERR_INTERNAL',
+        error: describeError(err),
+      });
+    }
+  });
 
   const stopped = await Promise.race([
     new Promise<{ signal: NodeJS.Signals }>((resolve) => {

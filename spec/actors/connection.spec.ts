@@ -3,9 +3,12 @@
  * controls (what arrives, how fast writes are taken), the sensors answer on
  * the next turn as the pool does.
  */
+
+import { performance } from 'node:perf_hooks';
 import { Duplex } from 'node:stream';
 import { expect } from 'chai';
 import type { InspectionEvent } from 'xstate';
+import { AuthTable, ClientAuth, GUESS_LIMITS } from '../../actors/auth.js';
 import { type Connection, type Sensors, startConnection } from '../../actors/connection.js';
 import { FRAME_HEADER_BYTES, FrameDecoder, MAX_REPLY_FRAME_BYTES } from '../../lib/framing.js';
 import { createLogger } from '../../lib/log.js';
@@ -193,6 +196,96 @@ for (const way of WAYS)
       socket.arrive(...reads(1, 2));
       await until(() => socket.replies().length === 3, 'a second reading');
       expect(seen).to.have.length(before);
+    });
+
+    describe('a hello that says who the client is (issue #14)', () => {
+      const SECRET = 'a-secret-nobody-may-see';
+      const GOOD = { name: 'kiosk', secret: SECRET };
+
+      /** Starts with a gate of one client; the fake stream is TLS unless `clear`. */
+      function startChecked(clear = false, firstDelayMs = 1): void {
+        socket = new FakeSocket();
+        if (!clear) Object.assign(socket, { encrypted: true, remoteAddress: '10.0.0.7' });
+        stats = new ServerStats();
+        closed = 0;
+        logged = [];
+        const log = createLogger((line) => logged.push(line), 'debug');
+        handle = startConnection({
+          transport: transport(socket, 'fake:1'),
+          number: 1,
+          welcome: WELCOME,
+          sensors: fakeSensors(),
+          limits: LIMITS,
+          log,
+          telemetry: stats,
+          auth: new ClientAuth({
+            table: new AuthTable([{ client: 'kiosk', secret: SECRET }]),
+            limits: { ...GUESS_LIMITS, firstDelayMs },
+            log,
+            telemetry: stats,
+          }),
+          ...(way.inspect ? { inspect: way.inspect } : {}),
+          onClosed: () => closed++,
+        });
+      }
+
+      it('checks the credential as it decodes the hello: no event or snapshot of the machine holds the secret', async () => {
+        startChecked();
+        const seen: string[] = [];
+        handle.watch({ next: (event) => seen.push(JSON.stringify(event)) });
+        socket.arrive({ type: 'hello', version: PROTOCOL_VERSION, auth: GOOD }, ...reads(2));
+        await until(() => socket.replies().length === 3, 'the welcome and two readings');
+        expect(socket.replies()[0]).to.deep.include({ type: 'welcome' });
+        expect(handle.client).to.equal('kiosk');
+        expect(seen.length).to.be.above(0);
+        expect(seen.join('\n')).not.to.include(SECRET);
+        expect(JSON.stringify(handle.actor.getSnapshot().context)).not.to.include(SECRET);
+        expect(stats.snapshot(0).auth.requests).to.deep.equal({ kiosk: 2 });
+        expect(logged.join('\n')).not.to.include(SECRET);
+      });
+
+      it('refuses a credential on a stream that is neither TLS nor loopback: it crossed a network in clear', async () => {
+        startChecked(true);
+        socket.arrive({ type: 'hello', version: PROTOCOL_VERSION, auth: GOOD });
+        await until(() => socket.replies().length === 1, 'the refusal');
+        expect(socket.replies()[0]).to.deep.include({ code: 'ERR_AUTH_FAILED' });
+        expect(stats.snapshot(0).auth.failures).to.deep.equal({ cleartext: 1 });
+      });
+
+      it('writes the answer to a wrong secret only after the penalty, the machine waiting in replying', async () => {
+        startChecked(false, 150);
+        const started = performance.now();
+        socket.arrive(
+          {
+            type: 'hello',
+            version: PROTOCOL_VERSION,
+            auth: { ...GOOD, secret: 'not it at all!!!' },
+          },
+          ...reads(1),
+        );
+        await until(() => handle.actor.getSnapshot().context.closeReason !== null, 'the refusal');
+        expect(socket.writes).to.have.length(0);
+        await until(() => socket.replies().length === 1, 'the refusal, written', 2_000);
+        expect(performance.now() - started).to.be.at.least(140);
+        expect(
+          socket.replies().map((reply) => (reply.type === 'error' ? reply.code : reply.type)),
+        ).to.deep.equal(['ERR_AUTH_FAILED']);
+        expect(stats.snapshot(0).auth.failures).to.deep.equal({ 'wrong-secret': 1 });
+      });
+
+      it('when revoked, answers what it received, then ERR_AUTH_FAILED with id nil, and closes', async () => {
+        startChecked();
+        socket.arrive({ type: 'hello', version: PROTOCOL_VERSION, auth: GOOD });
+        await until(() => socket.replies().length === 1, 'the welcome');
+        socket.arrive(...reads(2));
+        handle.revoke('kiosk is no longer let in');
+        await until(() => socket.writableEnded, 'the close');
+        expect(
+          socket
+            .replies()
+            .map((reply) => (reply.type === 'error' ? [reply.code, reply.id] : reply.type)),
+        ).to.deep.equal(['welcome', 'reading', 'reading', ['ERR_AUTH_FAILED', null]]);
+      });
     });
 
     it('answers an oversized length prefix with ERR_FRAME_TOO_LARGE, then ends the socket', async () => {

@@ -46,6 +46,20 @@ describe('bench: npm run bench -- --quick --json', function () {
     expect(configuration.ratio.serverCpuUsPerRequest).to.be.a('number').and.greaterThan(0);
   });
 
+  it('runs both servers over TLS with --tls, the load generator checking their certificate (issue #14)', async () => {
+    const { code, stdout, stderr } = await runBench(['--quick', '--json', '--tls', '--tls-resume']);
+    expect(code, stderr).to.equal(0);
+    const report = JSON.parse(stdout) as BenchReport;
+    expect(report.settings.transport).to.equal('tls, resumed sessions');
+    expect(report.errors).to.equal(0);
+    const configuration = report.configurations['50x1'];
+    if (configuration?.kind !== 'throughput') throw new Error('no 50x1 configuration');
+    expect(configuration.product?.requestsPerSecond).to.be.greaterThan(0);
+    expect(configuration.baseline?.requestsPerSecond).to.be.greaterThan(0);
+    // Neither server warned of anything, its certificate included.
+    expect(configuration.product?.serverWarnings).to.equal(0);
+  });
+
   it('refuses a bad flag with exit code 2 and one line naming it', async () => {
     const { code, stderr } = await runBench(['--configs', '50y1']);
     expect(code).to.equal(2);

@@ -4,7 +4,12 @@
  * client's socket). Each records what the machine asked of it and lets the
  * spec answer when it chooses, so a spec can stop a machine in any state.
  */
-import { type EventObject, fromCallback, type Subscription } from 'xstate';
+import {
+  type EventObject,
+  fromCallback,
+  type NonReducibleUnknown,
+  type Subscription,
+} from 'xstate';
 import type { ServerMessage } from '../../lib/protocol.js';
 import type { SensorResult } from '../../lib/sensors/result.js';
 import type { ReadItem, Reply } from '../../lib/session.js';
@@ -104,8 +109,12 @@ export interface CallbackInstance<TReceived, TSent> {
   stopped: boolean;
 }
 
-export interface FakeCallback<TReceived extends EventObject, TSent extends EventObject> {
-  readonly logic: ReturnType<typeof fromCallback<TReceived>>;
+export interface FakeCallback<
+  TReceived extends EventObject,
+  TSent extends EventObject,
+  TInput = NonReducibleUnknown,
+> {
+  readonly logic: ReturnType<typeof fromCallback<TReceived, TInput>>;
   /** Every instance the machine started, oldest first. */
   readonly instances: CallbackInstance<TReceived, TSent>[];
   /** The newest instance; throws when none was started. */
@@ -119,9 +128,10 @@ export interface FakeCallback<TReceived extends EventObject, TSent extends Event
 export function fakeCallback<
   TReceived extends EventObject,
   TSent extends EventObject,
->(): FakeCallback<TReceived, TSent> {
+  TInput = NonReducibleUnknown,
+>(): FakeCallback<TReceived, TSent, TInput> {
   const instances: CallbackInstance<TReceived, TSent>[] = [];
-  const logic = fromCallback<TReceived>(({ sendBack, receive }) => {
+  const logic = fromCallback<TReceived, TInput>(({ sendBack, receive }) => {
     const instance: CallbackInstance<TReceived, TSent> = {
       sendBack,
       received: [],

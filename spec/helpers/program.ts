@@ -8,17 +8,21 @@ export interface ProgramRun {
   readonly stderr: string;
 }
 
-/** Runs `node script ...args` and resolves when it exits; kills it after `timeoutMs`. */
+/**
+ * Runs `node script ...args` and resolves when it exits; kills it after
+ * `timeoutMs`. `env` is added to this process's environment.
+ */
 export function runScript(
   script: string,
   args: readonly string[],
   timeoutMs = 60_000,
+  env: Readonly<Record<string, string>> = {},
 ): Promise<ProgramRun> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       [script, ...args],
-      { timeout: timeoutMs },
+      { timeout: timeoutMs, env: { ...process.env, ...env } },
       (error, stdout, stderr) => {
         resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
       },

@@ -4,6 +4,7 @@
  * sends, in order, so a spec can count replies and see errors and closes.
  */
 import { connect, type Socket } from 'node:net';
+import { type ConnectionOptions, connect as connectTls, type TLSSocket } from 'node:tls';
 import { FrameDecoder, MAX_REPLY_FRAME_BYTES } from '../../lib/framing.js';
 import {
   type ClientMessage,
@@ -43,13 +44,31 @@ export class RawClient {
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
   }
 
-  static connect(port: number, host = '127.0.0.1'): Promise<RawClient> {
+  /** Connects to `host`, from `localAddress` when given (127.0.0.2 is another loopback address). */
+  static connect(port: number, host = '127.0.0.1', localAddress?: string): Promise<RawClient> {
     return new Promise((resolve, reject) => {
       // Like a real client, it closes its side once the server has closed its own.
-      const socket = connect({ host, port });
+      const socket = connect({ host, port, ...(localAddress ? { localAddress } : {}) });
       socket.once('connect', () => resolve(new RawClient(socket)));
       socket.once('error', reject);
     });
+  }
+
+  /**
+   * Connects over TLS (issue #14), with `options` (its CA, certificate,
+   * local address...); resolves once the TLS handshake is done.
+   */
+  static connectTls(port: number, options: ConnectionOptions): Promise<RawClient> {
+    return new Promise((resolve, reject) => {
+      const socket: TLSSocket = connectTls({ host: '127.0.0.1', port, ...options });
+      socket.once('secureConnect', () => resolve(new RawClient(socket)));
+      socket.once('error', reject);
+    });
+  }
+
+  /** The socket, for what a spec asks of it (its TLS certificate, say). */
+  get socket(): Socket {
+    return this.#socket;
   }
 
   /** Connects and completes the handshake. */

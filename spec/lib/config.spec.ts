@@ -4,6 +4,7 @@ import { expect } from 'chai';
 import {
   CLIENT_OPTIONS,
   clientCommand,
+  clientSecurityOf,
   DEFAULT_HTTP_PORT,
   DEFAULT_POLL_INTERVAL_MS,
   DEFAULT_PORT,
@@ -12,6 +13,7 @@ import {
   type OptionTable,
   resolveOptions,
   SERVER_OPTIONS,
+  serverSecurityOf,
 } from '../../lib/config.js';
 import { MeteoError } from '../../lib/errors.js';
 
@@ -58,6 +60,10 @@ describe('lib/config', () => {
         httpPort: -1,
         metricsPort: -1,
         logLevel: 'info',
+        tlsCert: '',
+        tlsKey: '',
+        tlsCa: '',
+        authFile: '',
         inspect: false,
         inspectPort: 8_080,
         inspectConnections: 8,
@@ -77,6 +83,14 @@ describe('lib/config', () => {
         requestTimeoutMs: 5_000,
         json: false,
         raw: false,
+        tls: false,
+        ca: '',
+        cert: '',
+        key: '',
+        servername: '',
+        insecureSkipVerify: false,
+        authFile: '',
+        name: '',
         inspect: false,
         inspectPort: 8_080,
         inspectConnections: 8,
@@ -399,6 +413,102 @@ describe('lib/config', () => {
 
     it('still refuses an argument that is not a flag in a program that takes none', () => {
       expect(refusal(SERVER_OPTIONS, ['get']).code).to.equal('ERR_BAD_FLAG');
+    });
+  });
+
+  describe('TLS and credentials (issue #14)', () => {
+    const server = (argv: string[]) => serverSecurityOf(resolve(SERVER_OPTIONS, argv));
+    const client = (argv: string[], env: Env = {}) =>
+      clientSecurityOf(resolve(CLIENT_OPTIONS, argv), env);
+    const code = (work: () => unknown): string | undefined => {
+      try {
+        work();
+      } catch (err) {
+        return (err as MeteoError).code;
+      }
+      return undefined;
+    };
+
+    it('gives a server its TLS files and auth file, none by default', () => {
+      expect(server([])).to.deep.equal({});
+      expect(
+        server([
+          '--tls-cert',
+          'c.pem',
+          '--tls-key',
+          'k.pem',
+          '--tls-ca',
+          'ca.pem',
+          '--auth-file',
+          'a',
+        ]),
+      ).to.deep.equal({
+        tls: { certFile: 'c.pem', keyFile: 'k.pem', caFile: 'ca.pem' },
+        authFile: 'a',
+      });
+      expect(resolve(SERVER_OPTIONS, [], { METEO_AUTH_FILE: 'env.auth' }).authFile).to.equal(
+        'env.auth',
+      );
+    });
+
+    it('refuses a server flag without its partner: ERR_BAD_FLAG', () => {
+      expect(code(() => server(['--tls-cert', 'c.pem']))).to.equal('ERR_BAD_FLAG');
+      expect(code(() => server(['--tls-key', 'k.pem']))).to.equal('ERR_BAD_FLAG');
+      expect(code(() => server(['--tls-ca', 'ca.pem']))).to.equal('ERR_BAD_FLAG');
+    });
+
+    it('gives a client its TLS options and its credential, from a file or the environment', () => {
+      expect(client([])).to.deep.equal({});
+      expect(client(['--tls'])).to.deep.equal({ tls: { insecureSkipVerify: false } });
+      expect(
+        client([
+          '--tls',
+          '--ca',
+          'ca.pem',
+          '--servername',
+          'station.example',
+          '--auth-file',
+          'a',
+          '--name',
+          'kiosk',
+        ]),
+      ).to.deep.equal({
+        tls: { caFile: 'ca.pem', servername: 'station.example', insecureSkipVerify: false },
+        credential: { client: 'kiosk', authFile: 'a' },
+      });
+      expect(client(['--name', 'kiosk'], { METEO_SECRET: 'from the environment' })).to.deep.equal({
+        credential: { client: 'kiosk' },
+      });
+    });
+
+    for (const [what, argv, env] of [
+      ['--ca without --tls', ['--ca', 'ca.pem'], {}],
+      ['--servername without --tls', ['--servername', 'x'], {}],
+      ['--insecure-skip-verify without --tls', ['--insecure-skip-verify'], {}],
+      ['--key without --cert', ['--tls', '--key', 'k.pem'], {}],
+      ['--name without a secret', ['--name', 'kiosk'], {}],
+      ['--auth-file without --name', ['--auth-file', 'a'], {}],
+      ['METEO_SECRET without --name', [], { METEO_SECRET: 'x' }],
+      [
+        'a secret in clear to another host',
+        ['--host', '10.0.0.5', '--name', 'k', '--auth-file', 'a'],
+        {},
+      ],
+    ] as const) {
+      it(`refuses ${what}: ERR_BAD_FLAG`, () => {
+        expect(code(() => client([...argv], env))).to.equal('ERR_BAD_FLAG');
+      });
+    }
+
+    it('lets a secret go in clear to this machine, and over TLS anywhere', () => {
+      for (const host of ['127.0.0.1', 'localhost', '::1']) {
+        expect(code(() => client(['--host', host, '--name', 'k', '--auth-file', 'a']))).to.equal(
+          undefined,
+        );
+      }
+      expect(
+        code(() => client(['--host', '10.0.0.5', '--tls', '--name', 'k', '--auth-file', 'a'])),
+      ).to.equal(undefined);
     });
   });
 

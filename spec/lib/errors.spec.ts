@@ -77,6 +77,7 @@ describe('lib/errors', () => {
         'ERR_UNKNOWN_READING',
         'ERR_UNSUPPORTED_VERSION',
         'ERR_UNKNOWN_STATION',
+        'ERR_AUTH_FAILED',
         'ERR_READING_UNAVAILABLE',
         'ERR_SENSOR_FAILED',
       ];

@@ -283,12 +283,19 @@ const isRequestId = (value: unknown): boolean =>
 /** True when `message` is a client message the server may act on, with every field in range. */
 function isValidClientMessage(message: ReturnType<typeof decodeClientMessage>): boolean {
   switch (message.type) {
-    case 'hello':
+    case 'hello': {
+      const { auth } = message;
       return (
         isRequestId(message.version) &&
         (message.id === undefined || isRequestId(message.id)) &&
-        Object.keys(message).length === (message.id === undefined ? 2 : 3)
+        (auth === undefined ||
+          (typeof auth.name === 'string' &&
+            typeof auth.secret === 'string' &&
+            Object.keys(auth).length === 2)) &&
+        Object.keys(message).length ===
+          2 + (message.id === undefined ? 0 : 1) + (auth === undefined ? 0 : 1)
       );
+    }
     case 'read':
       return (
         isRequestId(message.id) &&
@@ -320,7 +327,15 @@ const wholeSecondDate = fc
   .integer({ min: 0, max: 0xffff_ffff })
   .map((seconds) => new Date(seconds * 1000));
 
-const helloArb = fc.record({ type: fc.constant('hello' as const), version: requestId });
+const helloArb = fc.record(
+  {
+    type: fc.constant('hello' as const),
+    version: requestId,
+    id: requestId,
+    auth: fc.record({ name: text, secret: text }),
+  },
+  { requiredKeys: ['type', 'version'] },
+);
 const readArb = fc.record(
   {
     type: fc.constant('read' as const),
@@ -1127,6 +1142,73 @@ describe('lib/protocol', () => {
       }
     });
 
+    describe('a hello that says who the client is (§4.1, issue #14)', () => {
+      const SECRET = 'abcdefghijklmnop';
+
+      it('reads its name and secret, of any UTF-8, and ignores other keys of auth', () => {
+        for (const [name, secret] of [
+          ['kiosk', SECRET],
+          ['', ''],
+          ['Reykjavík', 'ünïcödé secret ✓'],
+        ] as const) {
+          expect(
+            decodeClientMessage(
+              pack({ type: 'hello', version: 1, auth: { name, secret, x: [1] } }),
+            ),
+          ).to.deep.equal({ type: 'hello', version: 1, auth: { name, secret } });
+        }
+        expect(
+          decodeClientMessage(
+            pack({ type: 'hello', version: 1, id: 4, auth: { name: 'a', secret: 'b' } }),
+          ),
+        ).to.deep.equal({ type: 'hello', version: 1, id: 4, auth: { name: 'a', secret: 'b' } });
+      });
+
+      for (const [what, auth] of [
+        ['an auth that is not a map', 'kiosk'],
+        ['an auth that is nil', null],
+        ['an auth without a secret', { name: 'kiosk' }],
+        ['an auth without a name', { secret: SECRET }],
+        ['a name that is not a str', { name: 7, secret: SECRET }],
+        ['a secret that is not a str', { name: 'kiosk', secret: null }],
+        ['a secret as bin', { name: 'kiosk', secret: Buffer.from(SECRET) }],
+      ] as const) {
+        it(`rejects ${what} with ERR_BAD_MESSAGE, echoing the id, as a hello`, () => {
+          expect(decodeClientMessage(pack({ type: 'hello', version: 1, id: 9, auth }))).to.include({
+            type: 'rejected',
+            code: 'ERR_BAD_MESSAGE',
+            id: 9,
+            claimed: 'hello',
+          });
+        });
+      }
+
+      it('rejects an auth map with a key that is not a str, or a key twice', () => {
+        const start = '83 a4 74797065 a5 68656c6c6f a7 76657273696f6e 01 a4 61757468';
+        for (const auth of [
+          '83 a4 6e616d65 a1 61 a6 736563726574 a1 62 01 c0',
+          '83 a4 6e616d65 a1 61 a6 736563726574 a1 62 a4 6e616d65 a1 63',
+        ]) {
+          expect(decodeClientMessage(hex(`${start} ${auth}`)), auth).to.include({
+            type: 'rejected',
+            code: 'ERR_BAD_MESSAGE',
+            claimed: 'hello',
+          });
+        }
+      });
+
+      it('writes a hello with its credential as the map of §4.1, read back the same', () => {
+        const hello = {
+          type: 'hello',
+          version: 1,
+          auth: { name: 'kiosk', secret: SECRET },
+        } as const;
+        const frame = encodeMessage(hello);
+        expect(bodyOf(frame)).to.deep.equal(pack(hello));
+        expect(decodeClientMessage(bodyOf(frame))).to.deep.equal(hello);
+      });
+    });
+
     describe('prototype keys', () => {
       const prototypeKeys = () => Object.getOwnPropertyNames(Object.prototype).sort();
       const before = prototypeKeys();
@@ -1180,11 +1262,16 @@ describe('lib/protocol', () => {
         Number.isInteger(value) && (value as number) >= 0 && (value as number) <= MAX_REQUEST_ID;
       const model = (fields: Record<string, unknown>): unknown => {
         const id = isId(fields['id']) ? fields['id'] : null;
-        const { type, version, reading, station } = fields;
+        const { type, version, reading, station, auth } = fields;
         if (type === 'hello') {
-          if (!isId(version))
-            return { type: 'rejected', code: 'ERR_BAD_MESSAGE', id, claimed: 'hello' };
-          return id === null ? { type, version } : { type, version, id };
+          const badHello = { type: 'rejected', code: 'ERR_BAD_MESSAGE', id, claimed: 'hello' };
+          if (!isId(version)) return badHello;
+          const hello = id === null ? { type, version } : { type, version, id };
+          if (auth === undefined) return hello;
+          const isMap = typeof auth === 'object' && auth !== null && !Array.isArray(auth);
+          const { name, secret } = (isMap ? auth : {}) as Record<string, unknown>;
+          if (typeof name !== 'string' || typeof secret !== 'string') return badHello;
+          return { ...hello, auth: { name, secret } };
         }
         if (type !== 'read') return { type: 'rejected', code: 'ERR_BAD_MESSAGE', id };
         if (id === null) return { type: 'rejected', code: 'ERR_BAD_MESSAGE', id, claimed: 'read' };
@@ -1208,9 +1295,12 @@ describe('lib/protocol', () => {
         fc.array(fc.integer(), { maxLength: 3 }),
       );
       const fieldsArb = fc.dictionary(
-        fc.constantFrom('type', 'id', 'version', 'reading', 'station', 'extra'),
-        anyValue,
-        { maxKeys: 6 },
+        fc.constantFrom('type', 'id', 'version', 'reading', 'station', 'auth', 'extra'),
+        fc.oneof(
+          anyValue,
+          fc.dictionary(fc.constantFrom('name', 'secret', 'extra'), anyValue, { maxKeys: 3 }),
+        ),
+        { maxKeys: 7 },
       );
       fc.assert(
         fc.property(fieldsArb, (fields) => {

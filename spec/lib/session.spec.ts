@@ -17,8 +17,10 @@ import {
   type Welcome,
 } from '../../lib/protocol.js';
 import {
+  AUTH_FAILURE_REASONS,
   admit,
   assemble,
+  type CheckedHello,
   isRequest,
   NEW_SESSION,
   readsOf,
@@ -156,7 +158,39 @@ describe('lib/session', () => {
         'ERR_ALREADY_GREETED',
         256,
       ],
+      [
+        'a second hello whose auth is not a map',
+        GREETED,
+        body(['type', HELLO], ['version', '01'], ['auth', fixstr('kiosk')]),
+        'ERR_ALREADY_GREETED',
+        null,
+      ],
       // Step 5, the fields, before the values.
+      [
+        'a first hello whose auth is not a map, with an id',
+        NEW_SESSION,
+        body(['type', HELLO], ['version', '01'], ['auth', fixstr('kiosk')], ['id', '05']),
+        'ERR_BAD_MESSAGE',
+        5,
+      ],
+      [
+        'a first hello of version 2 whose auth lacks a secret',
+        NEW_SESSION,
+        body(['type', HELLO], ['version', '02'], ['auth', `81${fixstr('name')}${fixstr('k')}`]),
+        'ERR_BAD_MESSAGE',
+        null,
+      ],
+      [
+        'a first hello with a credential, to a server that checks none',
+        NEW_SESSION,
+        body(
+          ['type', HELLO],
+          ['version', '01'],
+          ['auth', `82${fixstr('name')}${fixstr('k')}${fixstr('secret')}${fixstr('s')}`],
+        ),
+        'welcome',
+        null,
+      ],
       [
         'a first hello whose version is negative',
         NEW_SESSION,
@@ -266,6 +300,78 @@ describe('lib/session', () => {
       );
       expect(work).to.have.length(1);
       expect(after).to.deep.equal({ greeted: false, endedBy: 'ERR_UNSUPPORTED_VERSION' });
+    });
+
+    describe('a hello whose credential was checked (issue #14)', () => {
+      const checked = (credential: CheckedHello['credential'], id?: number): CheckedHello => ({
+        type: 'hello',
+        version: PROTOCOL_VERSION,
+        client: 'kiosk',
+        credential,
+        ...(id === undefined ? {} : { id }),
+      });
+
+      it('welcomes an accepted credential, and marks the welcome with the client', () => {
+        const { work, after } = run(NEW_SESSION, checked('ok'));
+        const [item] = work;
+        expect(item?.kind === 'reply' && item.reply.message).to.equal(WELCOME);
+        expect(item?.kind === 'reply' && item.reply.hello).to.deep.equal({
+          client: 'kiosk',
+          credential: 'ok',
+        });
+        expect(after).to.deep.equal({ greeted: true, endedBy: null });
+      });
+
+      for (const reason of AUTH_FAILURE_REASONS) {
+        it(`answers a credential refused as ${reason} with ERR_AUTH_FAILED, echoing the id, and ends the session`, () => {
+          const { work, after } = run(
+            NEW_SESSION,
+            checked(reason, 3),
+            { type: 'hello', version: PROTOCOL_VERSION },
+            { type: 'read', id: 1, reading: 'pressure' },
+          );
+          expect(work).to.have.length(1);
+          const [item] = work;
+          expect(item?.kind === 'reply' && item.reply.message).to.deep.include({
+            type: 'error',
+            id: 3,
+            code: 'ERR_AUTH_FAILED',
+          });
+          expect(item?.kind === 'reply' && item.reply.hello).to.deep.equal({
+            client: 'kiosk',
+            credential: reason,
+          });
+          expect(after).to.deep.equal({ greeted: false, endedBy: 'ERR_AUTH_FAILED' });
+        });
+      }
+
+      it('says the same words whatever the reason: the reply does not tell which part was wrong', () => {
+        const messages = AUTH_FAILURE_REASONS.map((reason) => {
+          const [item] = run(NEW_SESSION, checked(reason)).work;
+          return item?.kind === 'reply' ? item.reply.message : undefined;
+        });
+        expect(new Set(messages.map((message) => JSON.stringify(message))).size).to.equal(1);
+      });
+
+      it('answers an unsupported version before the credential (§6.3: which protocol, then who)', () => {
+        const [item] = run(NEW_SESSION, { ...checked('wrong-secret'), version: 2 }).work;
+        expect(item?.kind === 'reply' && item.reply.message).to.deep.include({
+          code: 'ERR_UNSUPPORTED_VERSION',
+        });
+      });
+
+      it('answers a second hello ERR_ALREADY_GREETED whatever its credential', () => {
+        const [item] = run(GREETED, checked('wrong-secret')).work;
+        expect(item?.kind === 'reply' && item.reply.message).to.deep.include({
+          code: 'ERR_ALREADY_GREETED',
+        });
+        expect(item?.kind === 'reply' && item.reply.hello).to.equal(undefined);
+      });
+
+      it('welcomes a hello nobody checked, as a server without an auth file does', () => {
+        const [item] = run(NEW_SESSION, { type: 'hello', version: PROTOCOL_VERSION }).work;
+        expect(item?.kind === 'reply' && item.reply.hello).to.equal(undefined);
+      });
     });
 
     it('answers a rejected frame that claimed no type with its own error, greeted or not', () => {

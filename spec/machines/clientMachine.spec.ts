@@ -18,6 +18,7 @@ import {
   type ClientInput,
   clientMachine,
   type LinkCommand,
+  type LinkInput,
 } from '../../machines/clientMachine.js';
 import { type CallbackInstance, type FakeCallback, fakeCallback } from '../helpers/fakes.js';
 
@@ -71,7 +72,7 @@ type ReadMessage = Extract<ClientMessage, { type: 'read' }>;
 
 describe('machines/clientMachine', () => {
   let clock: SimulatedClock;
-  let link: FakeCallback<LinkCommand, ClientEvent>;
+  let link: FakeCallback<LinkCommand, ClientEvent, LinkInput>;
   let actor: Actor<typeof clientMachine>;
   let welcomes: { welcome: Welcome; reconnected: boolean }[];
   let polls: PollResult[];
@@ -81,7 +82,7 @@ describe('machines/clientMachine', () => {
 
   function start(input: Partial<ClientInput> = {}): void {
     clock = new SimulatedClock();
-    link = fakeCallback<LinkCommand, ClientEvent>();
+    link = fakeCallback<LinkCommand, ClientEvent, LinkInput>();
     welcomes = [];
     polls = [];
     disconnects = [];

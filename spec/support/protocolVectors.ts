@@ -340,6 +340,51 @@ vector(
   [frame(map(e('type', str('hello')), e('version', str('x')), e('id', int(4)))) + HELLO],
   [error('ERR_BAD_MESSAGE', 4), WELCOME],
 );
+// §4.1 The credential's shape is checked with the fields, before anything about the client:
+// these hold for a server with or without an auth file, on any address (issue #14).
+const SECRET = str('0123456789abcdef');
+for (const [what, auth] of [
+  ['a str', str('kit')],
+  ['nil', NIL],
+  ['a map without a secret', map(e('name', str('kit')))],
+  ['a map without a name', map(e('secret', SECRET))],
+  ['a map whose name is an integer', map(e('name', int(7)), e('secret', SECRET))],
+  ['a map whose secret is a bin', map(e('name', str('kit')), e('secret', 'c4 01 61'))],
+  ['a map with a key twice', map(e('name', str('kit')), e('secret', SECRET), e('name', str('x')))],
+  [
+    'a map with a key that is not a str',
+    map(e('name', str('kit')), e('secret', SECRET), [int(1), NIL]),
+  ],
+] as const) {
+  vector(
+    `handshake/auth ${what}`,
+    '4.1',
+    `hello whose auth is ${what}, with id 6: ERR_BAD_MESSAGE carries the id, no close; a hello may follow`,
+    [
+      frame(map(e('type', str('hello')), e('version', int(1)), e('id', int(6)), e('auth', auth))) +
+        HELLO,
+    ],
+    [error('ERR_BAD_MESSAGE', 6), WELCOME],
+  );
+}
+vector(
+  'handshake/bad version and bad auth',
+  '6.3',
+  'hello whose version is a str and whose auth is a str: ERR_BAD_MESSAGE (one reply); a hello may follow',
+  [frame(map(e('type', str('hello')), e('version', str('1')), e('auth', str('kit')))) + HELLO],
+  [error('ERR_BAD_MESSAGE'), WELCOME],
+);
+vector(
+  'handshake/second hello with a bad auth',
+  '6.3',
+  'a second hello whose auth is a str: ERR_ALREADY_GREETED, the handshake before the fields',
+  [
+    HELLO +
+      frame(map(e('type', str('hello')), e('version', int(1)), e('auth', str('kit')))) +
+      PROBE,
+  ],
+  [WELCOME, error('ERR_ALREADY_GREETED'), PROBED],
+);
 vector(
   'handshake/read before hello',
   '4.3',
