@@ -20,6 +20,7 @@ import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import {
+  type Actor,
   createActor,
   type InspectionEvent,
   type Observer,
@@ -36,7 +37,6 @@ import {
   encodeMessage,
   encodeMessages,
   errorReply,
-  type Hello,
   type Rejected,
   type Welcome,
 } from '../lib/protocol.js';
@@ -115,20 +115,16 @@ export interface ConnectionActorRef {
   };
 }
 
-export interface ConnectionOptions {
-  readonly transport: Transport;
-  /** The connection's number on this server, from 1. */
-  readonly number: number;
+/** What every connection of a server shares: made once by the server, not per connection. */
+export interface ConnectionServices {
   readonly welcome: Welcome;
   readonly sensors: Sensors;
   readonly limits: ConnectionLimits;
   readonly log: Logger;
   readonly telemetry: Telemetry;
-  /** Watch this connection: it then runs on XState's interpreter, inspected by this observer. */
-  readonly inspect?: Observer<InspectionEvent>;
   /** Checks each hello's credential (actors/auth.ts); without it, a hello's secret is dropped unread. */
   readonly auth?: HelloGate;
-  /** Called once, when the connection is over and its socket gone (or going). */
+  /** Called once per connection, when it is over and its socket gone (or going). */
   readonly onClosed: (connection: Connection, reason: CloseReason) => void;
 }
 
@@ -145,6 +141,8 @@ export interface Connection {
   readonly actor: ConnectionActorRef;
   /** Replies written to it so far. */
   readonly replies: number;
+  /** The code of the last error reply written to it, if any (the live view shows it). */
+  readonly lastError: string | null;
   /** The client it was welcomed as, a name from the auth file (issue #14); null when it said none. */
   readonly client: string | null;
   /**
@@ -182,141 +180,243 @@ function linkOf({ stream, peer }: Transport): Link {
   };
 }
 
-/** Starts the connection actor for one accepted socket. */
-export function startConnection(options: ConnectionOptions): Connection {
-  const { transport, sensors, log, telemetry, number, auth } = options;
-  const { stream, peer } = transport;
-  const name = connectionName(number);
-  const input = { welcome: options.welcome, limits: options.limits };
-  const interpreted = options.inspect
-    ? createActor(connectionMachine, { id: name, input, inspect: options.inspect })
-    : undefined;
-  const compiled = interpreted
-    ? undefined
-    : new MachineActor<typeof connectionMachine>(connectionTable(), { id: name, input });
-  const actor = (interpreted ?? compiled) as RunningMachine;
-  const decoder = new FrameDecoder(MAX_REQUEST_FRAME_BYTES);
-  const watchdog = new Watchdog(options.limits, (event) => actor.send(event));
-  let replies = 0;
-  let closed = false;
-  const link = linkOf(transport);
-  let client: string | null = null;
+/**
+ * The socket's events reach their connection through this property of the
+ * socket, so that one set of listener functions serves every connection
+ * (as Node's own streams keep their state under symbols): a closure per
+ * listener per connection would cost memory on every socket of a busy server.
+ */
+const OWNER = Symbol('meteo.connection');
+type OwnedStream = Duplex & { [OWNER]: ConnectionActor };
+
+function onData(this: OwnedStream, chunk: Buffer): void {
+  this[OWNER].received(chunk);
+}
+function onEnd(this: OwnedStream): void {
+  this[OWNER].actor.send({ type: 'PEER_ENDED' });
+}
+function onError(this: OwnedStream, err: Error): void {
+  this[OWNER].socketError(err);
+}
+function onClose(this: OwnedStream): void {
+  this[OWNER].actor.send({ type: 'PEER_CLOSED' });
+}
+
+/** Starts the connection actor for one accepted socket; `inspect` runs it on XState's interpreter, watched. */
+export function startConnection(
+  services: ConnectionServices,
+  transport: Transport,
+  number: number,
+  inspect?: Observer<InspectionEvent>,
+): Connection {
+  return new ConnectionActor(services, transport, number, inspect);
+}
+
+class ConnectionActor implements Connection {
+  readonly name: string;
+  readonly peer: string;
+  readonly openedAt = performance.now();
+  readonly actor: RunningMachine;
+  readonly #services: ConnectionServices;
+  readonly #stream: Duplex;
+  /** The machine as XState's interpreter runs it, when an inspector watches; else compiled. */
+  readonly #interpreted: Actor<typeof connectionMachine> | undefined;
+  readonly #decoder = new FrameDecoder(MAX_REQUEST_FRAME_BYTES);
+  readonly #watchdog: Watchdog;
+  /** What an auth gate needs of the socket; made only when the server checks credentials. */
+  readonly #link: Link | undefined;
+  #replies = 0;
+  #lastError: string | null = null;
+  #client: string | null = null;
+  #closed = false;
   /** Checked hellos whose answers are not yet written: only then is a batch searched for one. */
-  let checkedHellos = 0;
+  #checkedHellos = 0;
   /** The write of a hello's answer, waiting out the peer's penalty. */
-  let delayedWrite: NodeJS.Timeout | undefined;
+  #delayedWrite: NodeJS.Timeout | undefined;
 
-  /** The hello the machine gets: its credential checked, its secret gone. */
-  const checkHello = (hello: Hello): ClientMessage => {
-    if (auth === undefined) return withoutSecret(hello);
-    const checked = auth.check(hello, link);
-    if ('credential' in checked) checkedHellos++;
-    return checked;
-  };
-  const decode = (frame: Uint8Array): ClientMessage | Rejected => {
-    const message = decodeClientMessage(frame);
-    return message.type === 'hello' ? checkHello(message) : message;
-  };
+  constructor(
+    services: ConnectionServices,
+    transport: Transport,
+    readonly number: number,
+    inspect: Observer<InspectionEvent> | undefined,
+  ) {
+    this.#services = services;
+    this.#stream = transport.stream;
+    this.peer = transport.peer;
+    this.name = connectionName(number);
+    this.#link = services.auth ? linkOf(transport) : undefined;
+    const input = { welcome: services.welcome, limits: services.limits };
+    this.#interpreted = inspect
+      ? createActor(connectionMachine, { id: this.name, input, inspect })
+      : undefined;
+    this.actor =
+      this.#interpreted ??
+      new MachineActor<typeof connectionMachine>(connectionTable(), { id: this.name, input });
+    this.#watchdog = new Watchdog(services.limits, this.actor);
+    this.actor.on('*', (effect) => this.#perform(effect));
+    this.actor.subscribe(this);
 
-  const connection: Connection = {
-    number,
-    name,
-    peer,
-    openedAt: performance.now(),
-    actor,
-    get replies() {
-      return replies;
-    },
-    get client() {
-      return client;
-    },
-    watch: (observer) =>
-      interpreted
-        ? interpreted.system.inspect(observer)
-        : (compiled as MachineActor<typeof connectionMachine>).inspect(observer),
-    shutdown: () => actor.send({ type: 'SHUTDOWN' }),
-    abort: () => stream.destroy(),
-    // The machine's way to end a connection with a coded error after what it has received
-    // (closeWith) is reached by BAD_STREAM; the stream is sound, but the effect is the one wanted.
-    revoke: (message) => actor.send({ type: 'BAD_STREAM', code: 'ERR_AUTH_FAILED', message }),
-  };
+    const stream = this.#stream as OwnedStream;
+    stream[OWNER] = this;
+    stream.on('data', onData);
+    stream.on('end', onEnd);
+    stream.on('error', onError);
+    stream.on('close', onClose);
+    services.telemetry.connectionAccepted();
+    services.log.info('connection opened', { connection: number, peer: this.peer });
+    this.actor.start();
+  }
 
-  const finish = (reason: CloseReason): void => {
-    if (closed) return;
-    closed = true;
-    watchdog.stop();
-    clearTimeout(delayedWrite);
-    telemetry.connectionClosed(reason);
-    log.info('connection closed', {
-      connection: number,
-      peer,
-      reason,
-      replies,
-      ...(client === null ? {} : { client }),
-    });
-    options.onClosed(connection, reason);
-  };
+  get replies(): number {
+    return this.#replies;
+  }
 
-  /** A fault inside this connection ends this connection alone: the peer is told, the fault logged. */
-  const fail = (err: unknown): void => {
-    if (closed) return;
-    log.error('connection failed', {
-      code: 'ERR_INTERNAL',
-      connection: number,
-      peer,
+  get lastError(): string | null {
+    return this.#lastError;
+  }
+
+  get client(): string | null {
+    return this.#client;
+  }
+
+  watch(observer: Observer<ConnectionWatchEvent>): Subscription {
+    return this.#interpreted
+      ? this.#interpreted.system.inspect(observer)
+      : (this.actor as MachineActor<typeof connectionMachine>).inspect(observer);
+  }
+
+  shutdown(): void {
+    this.actor.send({ type: 'SHUTDOWN' });
+  }
+
+  abort(): void {
+    this.#stream.destroy();
+  }
+
+  revoke(message: string): void {
+    this.actor.send({ type: 'END', code: 'ERR_AUTH_FAILED', message });
+  }
+
+  /** Bytes off the socket: whole frames go to the machine, decoded, in one event. */
+  received(chunk: Buffer): void {
+    const { frames, error } = this.#decoder.push(chunk);
+    if (frames.length > 0) {
+      const receivedAt = performance.now();
+      const messages = frames.map(this.#decode, this);
+      // Only a request restarts the idle timer, not junk (docs/PROTOCOL.md §7, issue #12).
+      if (messages.some(isRequest)) this.#watchdog.received(receivedAt);
+      this.actor.send({ type: 'RECEIVED', messages, receivedAt });
+    }
+    if (error) this.actor.send({ type: 'BAD_STREAM', code: error.code, message: error.message });
+  }
+
+  socketError(err: Error): void {
+    this.#services.log.debug('connection error', {
+      connection: this.number,
+      peer: this.peer,
       error: describeError(err),
     });
-    telemetry.errorSent('ERR_INTERNAL');
-    if (stream.writable) {
-      stream.write(
-        encodeMessage(errorReply(null, 'ERR_INTERNAL', 'the server failed on this connection')),
-      );
+  }
+
+  /** The machine reached `closed` (as an observer of it). */
+  complete(): void {
+    this.#finish(this.actor.getSnapshot().context.closeReason ?? 'client-closed');
+  }
+
+  /** The machine failed (as an observer of it): a fault in this connection ends it alone. */
+  error(err: unknown): void {
+    this.#fail(err);
+  }
+
+  /** A frame, decoded; a hello with its credential checked and its secret gone. */
+  #decode(frame: Uint8Array): ClientMessage | Rejected {
+    const message = decodeClientMessage(frame);
+    if (message.type !== 'hello') return message;
+    const { auth } = this.#services;
+    if (auth === undefined || this.#link === undefined) return withoutSecret(message);
+    const checked = auth.check(message, this.#link);
+    if ('credential' in checked) this.#checkedHellos++;
+    return checked;
+  }
+
+  #perform(effect: ConnectionEffect): void {
+    try {
+      switch (effect.type) {
+        case 'read':
+          this.#services.sensors.read(effect.reads, (results) =>
+            this.actor.send({ type: 'COMPUTED', results }),
+          );
+          break;
+        case 'write':
+          this.#write(effect.replies);
+          break;
+        case 'pauseReading':
+          this.#stream.pause();
+          break;
+        case 'resumeReading':
+          this.#stream.resume();
+          break;
+        case 'close':
+          closeGracefully(this.#stream);
+          break;
+      }
+    } catch (err) {
+      this.#fail(err);
     }
-    closeGracefully(stream);
-    finish('ERR_INTERNAL');
-    actor.stop();
-  };
+  }
+
+  /** A batch of replies, written now, or once the peer's penalty for failed hellos is served. */
+  #write(batch: readonly Reply[]): void {
+    const waitMs = this.#checkedHellos > 0 ? this.#answerHellos(batch) : 0;
+    if (waitMs <= 0) {
+      this.#send(batch);
+      return;
+    }
+    this.#delayedWrite = setTimeout(() => {
+      this.#delayedWrite = undefined;
+      if (!this.#closed) this.#send(batch);
+    }, waitMs);
+  }
 
   /**
    * The answers to checked hellos in a batch: a failure is counted and
    * logged, the client of a success noted; returns how long the batch must
    * wait before it is written, ms (actors/auth.ts).
    */
-  const answerHellos = (batch: readonly Reply[]): number => {
+  #answerHellos(batch: readonly Reply[]): number {
+    const { auth, log } = this.#services;
     let waitMs = 0;
     for (const { hello } of batch) {
-      if (hello === undefined || auth === undefined) continue;
-      checkedHellos--;
-      waitMs = Math.max(waitMs, auth.answered(link, hello, number));
+      if (hello === undefined || auth === undefined || this.#link === undefined) continue;
+      this.#checkedHellos--;
+      waitMs = Math.max(waitMs, auth.answered(this.#link, hello, this.number));
       if (hello.credential === 'ok' && hello.client !== null) {
-        client = hello.client;
-        log.info('client authenticated', { connection: number, peer, client });
+        this.#client = hello.client;
+        log.info('client authenticated', {
+          connection: this.number,
+          peer: this.peer,
+          client: hello.client,
+        });
       }
     }
     return waitMs;
-  };
+  }
 
-  const write = (batch: readonly Reply[]): void => {
-    const waitMs = checkedHellos > 0 ? answerHellos(batch) : 0;
-    if (waitMs <= 0) {
-      send(batch);
-      return;
-    }
-    delayedWrite = setTimeout(() => {
-      delayedWrite = undefined;
-      if (!closed) send(batch);
-    }, waitMs);
-  };
-
-  const send = (batch: readonly Reply[]): void => {
+  #send(batch: readonly Reply[]): void {
+    const stream = this.#stream;
     // Nobody to write to: nothing is counted as sent; the close that follows ends the connection.
     if (!stream.writable) {
-      actor.send({ type: 'WRITTEN', bufferedBytes: 0 });
+      this.actor.send({ type: 'WRITTEN', bufferedBytes: 0 });
       return;
     }
+    const { telemetry } = this.#services;
+    const client = this.#client;
     const now = performance.now();
     for (const { message, reading, station, receivedAt } of batch) {
-      if (message.type === 'error') telemetry.errorSent(message.code);
+      if (message.type === 'error') {
+        telemetry.errorSent(message.code);
+        this.#lastError = message.code;
+      }
       if (reading !== null && station !== null && receivedAt !== null) {
         const outcome = message.type === 'error' ? message.code : 'ok';
         const seconds = (now - receivedAt) / 1000;
@@ -324,63 +424,53 @@ export function startConnection(options: ConnectionOptions): Connection {
         else telemetry.requestServed(station, reading, outcome, seconds, client);
       }
     }
-    replies += batch.length;
+    this.#replies += batch.length;
     // One write for the whole batch: one syscall, and the replies leave in order.
+    const watchdog = this.#watchdog;
     const id = watchdog.nextWrite();
     stream.write(encodeMessages(batch.map((reply) => reply.message)), () => watchdog.written(id));
     // Nearly always the socket takes it at once; otherwise DRAINED follows once it has.
     const bufferedBytes = stream.writableLength;
-    if (bufferedBytes > 0) watchdog.writeWaiting(id, () => actor.send({ type: 'DRAINED' }));
-    actor.send({ type: 'WRITTEN', bufferedBytes });
-  };
+    if (bufferedBytes > 0) watchdog.writeWaiting(id);
+    this.actor.send({ type: 'WRITTEN', bufferedBytes });
+  }
 
-  actor.on('*', (effect) => {
-    try {
-      switch (effect.type) {
-        case 'read':
-          sensors.read(effect.reads, (results) => actor.send({ type: 'COMPUTED', results }));
-          break;
-        case 'write':
-          write(effect.replies);
-          break;
-        case 'pauseReading':
-          stream.pause();
-          break;
-        case 'resumeReading':
-          stream.resume();
-          break;
-        case 'close':
-          closeGracefully(stream);
-          break;
-      }
-    } catch (err) {
-      fail(err);
+  #finish(reason: CloseReason): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#watchdog.stop();
+    clearTimeout(this.#delayedWrite);
+    const { telemetry, log, onClosed } = this.#services;
+    telemetry.connectionClosed(reason);
+    log.info('connection closed', {
+      connection: this.number,
+      peer: this.peer,
+      reason,
+      replies: this.#replies,
+      ...(this.#client === null ? {} : { client: this.#client }),
+    });
+    onClosed(this, reason);
+  }
+
+  /** A fault inside this connection ends this connection alone: the peer is told, the fault logged. */
+  #fail(err: unknown): void {
+    if (this.#closed) return;
+    const { telemetry, log } = this.#services;
+    log.error('connection failed', {
+      code: 'ERR_INTERNAL',
+      connection: this.number,
+      peer: this.peer,
+      error: describeError(err),
+    });
+    telemetry.errorSent('ERR_INTERNAL');
+    const stream = this.#stream;
+    if (stream.writable) {
+      stream.write(
+        encodeMessage(errorReply(null, 'ERR_INTERNAL', 'the server failed on this connection')),
+      );
     }
-  });
-  actor.subscribe({
-    complete: () => finish(actor.getSnapshot().context.closeReason ?? 'client-closed'),
-    error: fail,
-  });
-
-  stream.on('data', (chunk: Buffer) => {
-    const { frames, error } = decoder.push(chunk);
-    if (frames.length > 0) {
-      const receivedAt = performance.now();
-      const messages = frames.map(decode);
-      // Only a request restarts the idle timer, not junk (docs/PROTOCOL.md §7, issue #12).
-      if (messages.some(isRequest)) watchdog.received(receivedAt);
-      actor.send({ type: 'RECEIVED', messages, receivedAt });
-    }
-    if (error) actor.send({ type: 'BAD_STREAM', code: error.code, message: error.message });
-  });
-  stream.on('end', () => actor.send({ type: 'PEER_ENDED' }));
-  stream.on('error', (err) =>
-    log.debug('connection error', { connection: number, peer, error: describeError(err) }),
-  );
-  stream.on('close', () => actor.send({ type: 'PEER_CLOSED' }));
-
-  telemetry.connectionAccepted();
-  log.info('connection opened', { connection: number, peer });
-  actor.start();
-  return connection;
+    closeGracefully(stream);
+    this.#finish('ERR_INTERNAL');
+    this.actor.stop();
+  }
 }

@@ -30,7 +30,13 @@ import {
   type GuessLimits,
   loadAuthFile,
 } from './auth.js';
-import { type Connection, connectionName, connectionTable, startConnection } from './connection.js';
+import {
+  type Connection,
+  type ConnectionServices,
+  connectionName,
+  connectionTable,
+  startConnection,
+} from './connection.js';
 import { type HttpServer, livenessRoute, readinessRoute, serveHttp } from './http.js';
 import { Listener } from './listener.js';
 import { createMetrics, metricsRoute } from './metrics.js';
@@ -262,22 +268,25 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
     log,
     telemetry,
     notify: (event) => acceptor.send(event),
-    start: (transport, number, onClosed) =>
-      startConnection({
+    start: (transport, number) =>
+      startConnection(
+        services,
         transport,
         number,
-        welcome,
-        sensors,
-        limits,
-        log,
-        telemetry,
-        onClosed,
-        auth,
-        ...(settings.inspect && number <= inspectConnections
-          ? { inspect: settings.inspect(connectionName(number)) }
-          : {}),
-      }),
+        settings.inspect && number <= inspectConnections
+          ? settings.inspect(connectionName(number))
+          : undefined,
+      ),
   });
+  const services: ConnectionServices = {
+    welcome,
+    sensors,
+    limits,
+    log,
+    telemetry,
+    ...(auth ? { auth } : {}),
+    onClosed: (connection) => supervisor.closed(connection),
+  };
 
   let reportFailure: (err: unknown) => void = () => {};
   const failed = new Promise<unknown>((resolve) => {

@@ -19,7 +19,6 @@ import type { Logger } from '../lib/log.js';
 import { encodeMessage, errorReply } from '../lib/protocol.js';
 import type { Telemetry } from '../lib/telemetry.js';
 import type { Transport } from '../lib/transport.js';
-import type { CloseReason } from '../machines/connectionMachine.js';
 import { type Connection, closeGracefully } from './connection.js';
 
 /** Refused sockets still lingering at which the acceptor stops accepting. */
@@ -45,12 +44,8 @@ export interface SupervisorOptions {
   readonly maxConnections: number;
   /** Refused sockets that may linger at once; default MAX_REFUSING. */
   readonly maxRefusing?: number;
-  /** Starts the connection actor for an admitted socket; it must call `onClosed` once when it ends. */
-  readonly start: (
-    transport: Transport,
-    number: number,
-    onClosed: (connection: Connection, reason: CloseReason) => void,
-  ) => Connection;
+  /** Starts the connection actor for an admitted socket; its end must reach `closed()`, once. */
+  readonly start: (transport: Transport, number: number) => Connection;
   readonly log: Logger;
   readonly telemetry: Telemetry;
   readonly notify: (event: SupervisorEvent) => void;
@@ -107,7 +102,7 @@ export class ConnectionSupervisor {
     const number = ++this.#accepted;
     let connection: Connection;
     try {
-      connection = this.#options.start(transport, number, this.#closed);
+      connection = this.#options.start(transport, number);
     } catch (err) {
       // No actor owns this socket: close it here, and let the fault reach the caller.
       transport.stream.destroy();
@@ -158,10 +153,11 @@ export class ConnectionSupervisor {
     for (const stream of this.#refusing) stream.destroy();
   }
 
-  readonly #closed = (connection: Connection): void => {
+  /** A connection has ended: its slot is free at once (docs/PROTOCOL.md §7). */
+  closed(connection: Connection): void {
     this.#open.delete(connection.number);
     if (this.#draining && this.#open.size === 0) this.#options.notify({ type: 'ALL_CLOSED' });
-  };
+  }
 
   #refusalGone(stream: Duplex): void {
     this.#refusing.delete(stream);

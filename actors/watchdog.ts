@@ -5,7 +5,14 @@ import type { ConnectionLimits } from '../machines/connectionMachine.js';
 export type WatchdogEvent =
   | { readonly type: 'HANDSHAKE_TIMEOUT' }
   | { readonly type: 'IDLE_TIMEOUT' }
-  | { readonly type: 'WRITE_TIMEOUT' };
+  | { readonly type: 'WRITE_TIMEOUT' }
+  /** The write that waited has been taken whole. */
+  | { readonly type: 'DRAINED' };
+
+/** Where a watchdog's events go: the connection's actor. */
+export interface WatchdogTarget {
+  send(event: WatchdogEvent): void;
+}
 
 /**
  * The time and the timers a watchdog runs on. A spec hands in XState's
@@ -39,28 +46,23 @@ const REAL_CLOCK: WatchdogClock = {
  */
 export class Watchdog {
   readonly #limits: ConnectionLimits;
-  readonly #raise: (event: WatchdogEvent) => void;
+  readonly #target: WatchdogTarget;
   readonly #clock: WatchdogClock;
   #lastReceivedAt: number;
   /** When HANDSHAKE_TIMEOUT is due, or null once it has been raised. */
   #handshakeDeadline: number | null;
   /** One timer for the handshake deadline and the idle checks. */
   #timer: unknown;
-  /** The write the machine waits for, by number (0: none), its callback, and since when. */
+  /** The write the machine waits for, by number (0: none), and since when. */
   #writes = 0;
   #waitingWrite = 0;
-  #sent: (() => void) | undefined;
   #writeWaitingSince: number | null = null;
   #writeTimer: unknown;
   #stopped = false;
 
-  constructor(
-    limits: ConnectionLimits,
-    raise: (event: WatchdogEvent) => void,
-    clock: WatchdogClock = REAL_CLOCK,
-  ) {
+  constructor(limits: ConnectionLimits, target: WatchdogTarget, clock: WatchdogClock = REAL_CLOCK) {
     this.#limits = limits;
-    this.#raise = raise;
+    this.#target = target;
     this.#clock = clock;
     this.#lastReceivedAt = clock.now();
     this.#handshakeDeadline = this.#lastReceivedAt + limits.handshakeTimeoutMs;
@@ -77,10 +79,9 @@ export class Watchdog {
     return ++this.#writes;
   }
 
-  /** Write `write` was not taken at once: `sent` when it is, WRITE_TIMEOUT if that takes too long. */
-  writeWaiting(write: number, sent: () => void): void {
+  /** Write `write` was not taken at once: DRAINED when it is, WRITE_TIMEOUT if that takes too long. */
+  writeWaiting(write: number): void {
     this.#waitingWrite = write;
-    this.#sent = sent;
     this.#writeWaitingSince = this.#clock.now();
     this.#writeTimer ??= this.#clock.setTimeout(this.#checkWrite, this.#limits.writeTimeoutMs);
   }
@@ -88,11 +89,9 @@ export class Watchdog {
   /** The socket has taken write `write` whole. */
   written(write: number): void {
     if (write !== this.#waitingWrite) return;
-    const sent = this.#sent;
     this.#waitingWrite = 0;
-    this.#sent = undefined;
     this.#writeWaitingSince = null;
-    sent?.();
+    if (!this.#stopped) this.#target.send({ type: 'DRAINED' });
   }
 
   stop(): void {
@@ -111,11 +110,11 @@ export class Watchdog {
     if (this.#handshakeDeadline !== null && now >= this.#handshakeDeadline) {
       this.#handshakeDeadline = null;
       // The machine knows whether the hello came; the timer only says the time is up.
-      this.#raise({ type: 'HANDSHAKE_TIMEOUT' });
+      this.#target.send({ type: 'HANDSHAKE_TIMEOUT' });
     }
     if (now - this.#lastReceivedAt >= this.#limits.idleTimeoutMs) {
       this.#lastReceivedAt = now;
-      this.#raise({ type: 'IDLE_TIMEOUT' });
+      this.#target.send({ type: 'IDLE_TIMEOUT' });
     }
     const idleDue = this.#lastReceivedAt + this.#limits.idleTimeoutMs;
     const due =
@@ -128,7 +127,7 @@ export class Watchdog {
     if (this.#stopped || this.#writeWaitingSince === null) return;
     const waitedMs = this.#clock.now() - this.#writeWaitingSince;
     if (waitedMs >= this.#limits.writeTimeoutMs) {
-      this.#raise({ type: 'WRITE_TIMEOUT' });
+      this.#target.send({ type: 'WRITE_TIMEOUT' });
     } else {
       this.#writeTimer = this.#clock.setTimeout(
         this.#checkWrite,

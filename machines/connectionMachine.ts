@@ -101,6 +101,11 @@ export type ConnectionEvent =
     }
   /** The byte stream broke (an oversized frame): nothing after it can be trusted. */
   | { readonly type: 'BAD_STREAM'; readonly code: ErrorCode; readonly message: string }
+  /**
+   * The server ends this connection with this error, after answering what it
+   * has received (a client whose credential a reload withdrew, issue #14).
+   */
+  | { readonly type: 'END'; readonly code: ErrorCode; readonly message: string }
   /** The sensor results for the reads of the current batch, in order. */
   | { readonly type: 'COMPUTED'; readonly results: readonly SensorResult[] }
   /** A write was handed to the socket; this much of it is still waiting to be sent. */
@@ -181,6 +186,20 @@ const TAKE_QUEUE = [
   { guard: 'queueNeedsSensors', target: 'computing', actions: ['takeBatch', 'readSensors'] },
   { guard: 'hasQueuedWork', target: 'replying', actions: ['takeBatch', 'writeReplies'] },
 ] as const;
+
+/** BAD_STREAM and END: the connection ends with the event's error, after what it has received. */
+const ENDING_WITH_ITS_ERROR = {
+  actions: [
+    {
+      type: 'closeWith',
+      params: ({ event }: { event: { code: ErrorCode; message: string } }) => ({
+        code: event.code,
+        message: event.message,
+      }),
+    },
+    'pauseReading',
+  ],
+} as const;
 
 export const connectionMachine = setup({
   types: {
@@ -306,15 +325,8 @@ export const connectionMachine = setup({
         'pauseReading',
       ],
     },
-    BAD_STREAM: {
-      actions: [
-        {
-          type: 'closeWith',
-          params: ({ event }) => ({ code: event.code, message: event.message }),
-        },
-        'pauseReading',
-      ],
-    },
+    BAD_STREAM: ENDING_WITH_ITS_ERROR,
+    END: ENDING_WITH_ITS_ERROR,
     // The timers and the socket report all the time; each state that waits on one says so.
     HANDSHAKE_TIMEOUT: {},
     IDLE_TIMEOUT: {},
@@ -398,7 +410,7 @@ export const connectionMachine = setup({
       entry: 'closeTransport',
       // The socket drains and the peer's FIN ends it: nothing more is read,
       // answered or paused here (pausing would stop the read that sees the FIN).
-      on: { RECEIVED: {}, BAD_STREAM: {}, SHUTDOWN: {} },
+      on: { RECEIVED: {}, BAD_STREAM: {}, END: {}, SHUTDOWN: {} },
     },
     closed: { type: 'final' },
   },

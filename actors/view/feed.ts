@@ -27,8 +27,7 @@ import type { StateValue, Subscription } from 'xstate';
 import { READINGS } from '../../lib/protocol.js';
 import type { SensorRead } from '../../lib/sensors/batch.js';
 import type { SensorResult } from '../../lib/sensors/result.js';
-import type { WorkItem } from '../../lib/session.js';
-import { type ConnectionContext, connectionMachine } from '../../machines/connectionMachine.js';
+import { connectionMachine } from '../../machines/connectionMachine.js';
 import type { Connection, ConnectionWatchEvent } from '../connection.js';
 import { leafStates, machineCharts, StateIndex, statePath } from './charts.js';
 import {
@@ -48,7 +47,7 @@ import {
 /** What the feed reads of a connection: what the supervisor's registry holds. */
 export type ViewedConnection = Pick<
   Connection,
-  'number' | 'peer' | 'openedAt' | 'replies' | 'actor' | 'watch'
+  'number' | 'peer' | 'openedAt' | 'replies' | 'lastError' | 'actor' | 'watch'
 >;
 
 /** What the feed reads of the sensor pool. */
@@ -146,23 +145,6 @@ function openedRow(row: Row): OpenedRow {
 
 function changedRow(row: Row): ConnectionRow {
   return [row.n, row.state, row.replies, row.error];
-}
-
-/**
- * The last error a connection was sent, as its context shows it: its close
- * reason when it closes with a code, else an error reply in its last batch.
- */
-function lastError(context: ConnectionContext | undefined): string | null {
-  if (context === undefined) return null;
-  const reason = context.closeReason;
-  if (reason !== null && reason !== 'client-ended' && reason !== 'client-closed') return reason;
-  const batch: readonly WorkItem[] = context.batch ?? [];
-  for (let i = batch.length - 1; i >= 0; i--) {
-    const item = batch[i] as WorkItem;
-    if (item.kind === 'reply' && item.reply.message.type === 'error')
-      return item.reply.message.code;
-  }
-  return null;
 }
 
 /** What an event carried, in a few words, ids and names only. */
@@ -399,7 +381,7 @@ export class LiveFeed {
           value,
           state: this.#index.of(value),
           replies: connection.replies,
-          error: lastError(snapshot.context),
+          error: connection.lastError,
           gen,
           openedGen: gen,
           seen: gen,
@@ -408,11 +390,15 @@ export class LiveFeed {
         opened.push(row);
       } else {
         row.seen = gen;
-        if (value !== row.value || connection.replies !== row.replies) {
+        if (
+          value !== row.value ||
+          connection.replies !== row.replies ||
+          connection.lastError !== row.error
+        ) {
           row.value = value;
           row.state = this.#index.of(value);
           row.replies = connection.replies;
-          row.error = lastError(snapshot.context) ?? row.error;
+          row.error = connection.lastError;
           row.gen = gen;
           changed.push(row);
         }

@@ -128,17 +128,19 @@ for (const way of WAYS)
       stats = new ServerStats();
       closed = 0;
       logged = [];
-      handle = startConnection({
-        transport: transport(socket, 'fake:1'),
-        number: 1,
-        welcome: WELCOME,
-        sensors,
-        limits,
-        log: createLogger((line) => logged.push(line), 'debug'),
-        telemetry: stats,
-        ...(way.inspect ? { inspect: way.inspect } : {}),
-        onClosed: () => closed++,
-      });
+      handle = startConnection(
+        {
+          welcome: WELCOME,
+          sensors,
+          limits,
+          log: createLogger((line) => logged.push(line), 'debug'),
+          telemetry: stats,
+          onClosed: () => closed++,
+        },
+        transport(socket, 'fake:1'),
+        1,
+        way.inspect,
+      );
     }
 
     afterEach(() => socket.destroy());
@@ -210,23 +212,25 @@ for (const way of WAYS)
         closed = 0;
         logged = [];
         const log = createLogger((line) => logged.push(line), 'debug');
-        handle = startConnection({
-          transport: transport(socket, 'fake:1'),
-          number: 1,
-          welcome: WELCOME,
-          sensors: fakeSensors(),
-          limits: LIMITS,
-          log,
-          telemetry: stats,
-          auth: new ClientAuth({
-            table: new AuthTable([{ client: 'kiosk', secret: SECRET }]),
-            limits: { ...GUESS_LIMITS, firstDelayMs },
+        handle = startConnection(
+          {
+            welcome: WELCOME,
+            sensors: fakeSensors(),
+            limits: LIMITS,
             log,
             telemetry: stats,
-          }),
-          ...(way.inspect ? { inspect: way.inspect } : {}),
-          onClosed: () => closed++,
-        });
+            auth: new ClientAuth({
+              table: new AuthTable([{ client: 'kiosk', secret: SECRET }]),
+              limits: { ...GUESS_LIMITS, firstDelayMs },
+              log,
+              telemetry: stats,
+            }),
+            onClosed: () => closed++,
+          },
+          transport(socket, 'fake:1'),
+          1,
+          way.inspect,
+        );
       }
 
       it('checks the credential as it decodes the hello: no event or snapshot of the machine holds the secret', async () => {

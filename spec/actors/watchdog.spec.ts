@@ -54,10 +54,12 @@ describe('actors/watchdog', () => {
     handshakes = 0;
     watchdog = new Watchdog(
       LIMITS,
-      (event) => {
-        // Every connection gets exactly one HANDSHAKE_TIMEOUT; the other specs look past it.
-        if (event.type === 'HANDSHAKE_TIMEOUT') handshakes++;
-        else raised.push(event.type);
+      {
+        send(event) {
+          // Every connection gets exactly one HANDSHAKE_TIMEOUT; the other specs look past it.
+          if (event.type === 'HANDSHAKE_TIMEOUT') handshakes++;
+          else raised.push(event.type);
+        },
       },
       clock,
     );
@@ -107,34 +109,32 @@ describe('actors/watchdog', () => {
     expect(clock.pending.size, 'the one lazy timer').to.equal(1);
   });
 
-  it('calls sent once the waiting write is taken, and raises nothing', () => {
-    let sent = 0;
+  it('says DRAINED once the waiting write is taken, and raises no timeout', () => {
     watchdog.received(clock.now());
     const write = watchdog.nextWrite();
-    watchdog.writeWaiting(write, () => sent++);
+    watchdog.writeWaiting(write);
     watchdog.written(write);
     watchdog.written(write);
-    expect(sent).to.equal(1);
+    expect(raised).to.deep.equal(['DRAINED']);
     clock.advance(40);
     watchdog.received(clock.now());
     clock.advance(40);
-    expect(raised).to.deep.equal([]);
+    expect(raised).to.deep.equal(['DRAINED']);
   });
 
   it('ignores the callback of a write that went out at once', () => {
-    let sent = 0;
     const first = watchdog.nextWrite();
     const second = watchdog.nextWrite();
-    watchdog.writeWaiting(second, () => sent++);
+    watchdog.writeWaiting(second);
     watchdog.written(first);
-    expect(sent).to.equal(0);
+    expect(raised).to.deep.equal([]);
     watchdog.written(second);
-    expect(sent).to.equal(1);
+    expect(raised).to.deep.equal(['DRAINED']);
   });
 
   it('raises WRITE_TIMEOUT when a write waits for the write timeout, whatever else comes in', () => {
     const write = watchdog.nextWrite();
-    watchdog.writeWaiting(write, () => {});
+    watchdog.writeWaiting(write);
     clock.advance(40);
     watchdog.received(clock.now());
     clock.advance(19);
@@ -146,12 +146,12 @@ describe('actors/watchdog', () => {
   it('times a later write from when it began to wait, on the timer the first one set', () => {
     const writeTimeouts = (): number => raised.filter((type) => type === 'WRITE_TIMEOUT').length;
     const first = watchdog.nextWrite();
-    watchdog.writeWaiting(first, () => {});
+    watchdog.writeWaiting(first);
     clock.advance(30);
     watchdog.written(first);
     clock.advance(10);
     const second = watchdog.nextWrite();
-    watchdog.writeWaiting(second, () => {});
+    watchdog.writeWaiting(second);
     // The second write waits from 40 ms: it is late at 100 ms, not at 60 ms.
     clock.advance(59);
     expect(writeTimeouts(), 'at 99 ms').to.equal(0);
@@ -161,7 +161,7 @@ describe('actors/watchdog', () => {
 
   it('raises nothing once stopped, and leaves no timer behind', () => {
     const write = watchdog.nextWrite();
-    watchdog.writeWaiting(write, () => {});
+    watchdog.writeWaiting(write);
     watchdog.stop();
     expect(clock.pending.size).to.equal(0);
     clock.advance(200);

@@ -65,6 +65,7 @@ class FakeConnection implements ViewedConnection {
   readonly peer: string;
   readonly openedAt = 0;
   replies = 0;
+  lastError: string | null = null;
   value: StateValue = 'handshake';
   readonly watchers: Observer<ConnectionWatchEvent>[] = [];
   readonly actor: ViewedConnection['actor'];

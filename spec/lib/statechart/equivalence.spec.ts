@@ -218,6 +218,7 @@ const commands = fc.commands(
       code: 'ERR_FRAME_TOO_LARGE',
       message: 'frame declares 4096 bytes',
     }),
+    simple({ type: 'END', code: 'ERR_AUTH_FAILED', message: 'the client is no longer let in' }),
     fc.constant(new Send('PEER_CLOSED', () => ({ type: 'PEER_CLOSED' }))),
     unexpected,
   ],
