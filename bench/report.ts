@@ -323,6 +323,8 @@ export interface BenchSettings {
   readonly servers: readonly ServerKind[];
   /** How the load generator reached the servers (issue #14); plain TCP when absent. */
   readonly transport?: 'tcp' | 'tls' | 'tls, resumed sessions';
+  /** Where the baseline made its reads: its main thread, or the product's sensor pool (the design's floor). */
+  readonly baselineReads?: 'main' | 'pool';
 }
 
 export interface BenchReport {
@@ -398,7 +400,7 @@ export function formatReport(report: BenchReport): string {
     `meteo-actors benchmark, ${report.startedAt}, commit ${report.commit}`,
     `${machine.cpus} CPUs (${machine.cpuModel}), node ${machine.node}; ` +
       `${settings.repetitions} repetitions of ${settings.warmupMs} ms warm-up + ${settings.durationMs} ms measured; ` +
-      `product with --threads ${settings.threads}; over ${settings.transport ?? 'tcp'}. Medians; ratio = product ÷ baseline.`,
+      `product with --threads ${settings.threads}; over ${settings.transport ?? 'tcp'}; baseline reads on ${settings.baselineReads === 'pool' ? "the product's sensor pool (the design's floor)" : 'its main thread'}. Medians; ratio = product ÷ baseline.`,
     `Load average at start ${report.loadAverage.atStart.join(' ')}, at end ${report.loadAverage.atEnd.join(' ')}; ` +
       `took ${report.elapsedSeconds} s.`,
     '',

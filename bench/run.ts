@@ -125,6 +125,14 @@ const BENCH_OPTIONS = Object.freeze({
     description:
       'with --tls: the load generator resumes TLS sessions rather than a full handshake per connection',
   },
+  baselineReads: {
+    kind: 'string',
+    flag: 'baseline-reads',
+    default: 'main',
+    choices: ['main', 'pool'],
+    description:
+      "where the baseline makes its sensor reads: main (its main thread) or pool (the product's sensor pool, with the product's --threads): the floor of the product's design, so the ratio is what actors and machines cost",
+  },
 } as const satisfies OptionTable);
 
 type BenchOptions = ResolvedOptions<typeof BENCH_OPTIONS>;
@@ -334,7 +342,17 @@ async function startServer(
     : [];
   const args =
     kind === 'baseline'
-      ? [...nodeArgs, BASELINE_SERVER, '--port', '0', ...tls]
+      ? [
+          ...nodeArgs,
+          BASELINE_SERVER,
+          '--port',
+          '0',
+          '--reads',
+          options.baselineReads,
+          '--threads',
+          String(options.threads),
+          ...tls,
+        ]
       : [
           ...nodeArgs,
           PRODUCT_SERVER,
@@ -653,6 +671,7 @@ async function main(): Promise<number> {
       threads: options.threads,
       servers,
       transport: options.tls ? (options.tlsResume ? 'tls, resumed sessions' : 'tls') : 'tcp',
+      baselineReads: options.baselineReads as 'main' | 'pool',
     },
     errors,
     configurations: results,
