@@ -148,6 +148,11 @@ export class Listener {
     return server;
   }
 
+  /** Whether the listening socket is open. */
+  get listening(): boolean {
+    return this.#server !== undefined;
+  }
+
   /** Stops accepting: the listening socket closes; open connections are not touched. */
   close(): void {
     this.#server?.close();

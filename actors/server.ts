@@ -308,6 +308,9 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
           listener.listen();
           break;
         case 'stopListening':
+          if (listener.listening) {
+            log.info('stopped accepting', { port: acceptor.getSnapshot().context.listening?.port });
+          }
           listener.close();
           break;
         case 'admit':
