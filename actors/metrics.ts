@@ -12,7 +12,14 @@
  * lib/errors.ts.
  */
 import type { ServerResponse } from 'node:http';
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import {
+  AggregatorRegistry,
+  Counter,
+  collectDefaultMetrics,
+  Gauge,
+  Histogram,
+  Registry,
+} from 'prom-client';
 import type { ErrorCode } from '../lib/errors.js';
 import { READINGS, type Reading } from '../lib/protocol.js';
 import { AUTH_FAILURE_REASONS } from '../lib/session.js';
@@ -101,6 +108,38 @@ const LATENCY_BUCKETS = [
   0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1,
 ];
 
+/**
+ * Under --cluster, hands this server process's registry to the primary,
+ * which asks for it at each scrape of its /metrics and adds every process's
+ * figures up (prom-client's AggregatorRegistry, made for node:cluster). The
+ * totals are the server's: `meteo_connections` is every open connection of
+ * every process. No series carries a process label: a station's dashboard
+ * wants the station's figures, and each process logs its own.
+ */
+export function shareWithPrimary(registry: Registry): void {
+  AggregatorRegistry.setRegistries([registry]);
+  // Constructing one is what makes prom-client answer the primary's requests in a worker.
+  new AggregatorRegistry();
+}
+
+/**
+ * The primary's /metrics: every server process's figures added up, then the
+ * primary's own (its restarts of them).
+ */
+export function clusterMetricsRoute(primaryRegistry: Registry): Route {
+  const aggregator = new AggregatorRegistry();
+  return (_request, response: ServerResponse) => {
+    Promise.all([aggregator.clusterMetrics(), primaryRegistry.metrics()]).then(
+      ([processes, primary]) =>
+        response
+          .writeHead(200, { 'content-type': aggregator.contentType })
+          .end(`${processes}\n${primary}`),
+      (err: unknown) =>
+        response.writeHead(500, { 'content-type': 'text/plain' }).end(`${String(err)}\n`),
+    );
+  };
+}
+
 export function createMetrics(options: MetricsOptions): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
@@ -113,6 +152,8 @@ export function createMetrics(options: MetricsOptions): Metrics {
     help: 'Always 1: the version of the server and of Node.js that runs it, as labels.',
     labelNames: ['version', 'node'],
     registers: [registry],
+    // Under --cluster every process says the same: the primary shows it once.
+    aggregator: 'first',
   }).set({ version: options.version, node: process.version }, 1);
   new Gauge({
     name: 'meteo_connections',
@@ -170,6 +211,8 @@ export function createMetrics(options: MetricsOptions): Metrics {
     name: 'meteo_pool_utilization_ratio',
     help: 'Share of the worker threads’ time spent running sensor tasks since the pool started.',
     registers: [registry],
+    // Under --cluster, the mean over the processes (a sum of ratios means nothing).
+    aggregator: 'average',
     collect() {
       this.set(pool?.utilization ?? 0);
     },

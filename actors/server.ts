@@ -39,7 +39,7 @@ import {
 } from './connection.js';
 import { type HttpServer, livenessRoute, readinessRoute, serveHttp } from './http.js';
 import { Listener } from './listener.js';
-import { createMetrics, metricsRoute } from './metrics.js';
+import { createMetrics, metricsRoute, shareWithPrimary } from './metrics.js';
 import { SensorPool } from './sensorPool.js';
 import { ConnectionSupervisor } from './supervisor.js';
 import { daysLeft, loadServerTls, type ServerTls, type ServerTlsFiles } from './tls.js';
@@ -89,6 +89,12 @@ export interface ServerSettings extends Partial<ConnectionLimits> {
    * view at `/` and Prometheus metrics at `/metrics`. None when absent.
    */
   readonly httpPort?: number;
+  /**
+   * A server process of a --cluster: it counts into Prometheus metrics with
+   * no HTTP port of its own, and hands them to the primary, which serves the
+   * whole server's (actors/cluster.ts).
+   */
+  readonly shareMetrics?: boolean;
   /** The live view's pace and bounds, when not the defaults (specs make them quicker). */
   readonly view?: FeedOptions;
   /** Serve TLS with these files (issue #14); plain TCP when absent. */
@@ -223,13 +229,14 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
   };
   const stats = new ServerStats();
   const metrics =
-    settings.httpPort === undefined
+    settings.httpPort === undefined && !settings.shareMetrics
       ? undefined
       : createMetrics({
           version: SERVER_VERSION,
           stations: stations.map((setup) => setup.station.id),
         });
   metrics?.watchPool(sensors);
+  if (metrics && settings.shareMetrics) shareWithPrimary(metrics.registry);
   const sinks = [settings.telemetry, metrics?.telemetry].filter((sink) => sink !== undefined);
   const telemetry = sinks.length > 0 ? teeTelemetry(stats, ...sinks) : stats;
   const limits: ConnectionLimits = {

@@ -9,18 +9,52 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 
-/** CPU time a process has used: user + system, all its threads, in clock ticks. */
+/**
+ * A process and its descendants: a server started with --cluster is a
+ * primary and its server processes, and its cost is theirs together. A
+ * process that ends while it is read is left out.
+ */
+function processTree(pid: number): number[] {
+  const tree: number[] = [];
+  const visit = (at: number): void => {
+    tree.push(at);
+    let children = '';
+    try {
+      children = readFileSync(`/proc/${at}/task/${at}/children`, 'latin1');
+    } catch {
+      return;
+    }
+    for (const child of children.trim().split(/\s+/)) if (child !== '') visit(Number(child));
+  };
+  visit(pid);
+  return tree;
+}
+
+function sumOverTree(pid: number, read: (at: number) => number): number {
+  let sum = 0;
+  for (const at of processTree(pid)) {
+    try {
+      sum += read(at);
+    } catch (err) {
+      // The server itself must be readable; a child that has just ended is not counted.
+      if (at === pid) throw err;
+    }
+  }
+  return sum;
+}
+
+/** CPU time a process (and its child processes) has used: user + system, all threads, in clock ticks. */
 export function cpuTicks(pid: number): number {
-  return ticksOf(`/proc/${pid}/stat`);
+  return sumOverTree(pid, (at) => ticksOf(`/proc/${at}/stat`));
 }
 
 /**
- * CPU time of a process's main thread alone (its event loop, for Node), in
- * clock ticks: the rest of `cpuTicks` is worker threads, the garbage
- * collector's helpers and libuv's thread pool.
+ * CPU time of the main threads alone (the event loops, for Node) of a
+ * process and its child processes, in clock ticks: the rest of `cpuTicks`
+ * is worker threads, the garbage collector's helpers and libuv's thread pool.
  */
 export function mainThreadCpuTicks(pid: number): number {
-  return ticksOf(`/proc/${pid}/task/${pid}/stat`);
+  return sumOverTree(pid, (at) => ticksOf(`/proc/${at}/task/${at}/stat`));
 }
 
 function ticksOf(path: string): number {
@@ -50,12 +84,14 @@ export function machineBusyTicks(): number {
   return busy;
 }
 
-/** Resident set size of a process, bytes (VmRSS). */
+/** Resident set size of a process and its child processes, bytes (VmRSS). */
 export function rssBytes(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'latin1');
-  const match = /^VmRSS:\s+(\d+)\s+kB$/m.exec(status);
-  if (!match) throw new Error(`no VmRSS in /proc/${pid}/status`);
-  return Number(match[1]) * 1024;
+  return sumOverTree(pid, (at) => {
+    const status = readFileSync(`/proc/${at}/status`, 'latin1');
+    const match = /^VmRSS:\s+(\d+)\s+kB$/m.exec(status);
+    if (!match) throw new Error(`no VmRSS in /proc/${at}/status`);
+    return Number(match[1]) * 1024;
+  });
 }
 
 /** Clock ticks per second, the unit of /proc CPU times (`getconf CLK_TCK`, 100 on Linux). */

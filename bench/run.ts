@@ -125,6 +125,15 @@ const BENCH_OPTIONS = Object.freeze({
     description:
       'with --tls: the load generator resumes TLS sessions rather than a full handshake per connection',
   },
+  cluster: {
+    kind: 'integer',
+    flag: 'cluster',
+    min: 1,
+    max: 64,
+    default: 1,
+    description:
+      "the product's --cluster: server processes sharing the port (issue #15); their CPU and RSS are counted together",
+  },
   baselineReads: {
     kind: 'string',
     flag: 'baseline-reads',
@@ -364,6 +373,7 @@ async function startServer(
           String(options.threads),
           '--ready-grace',
           '0',
+          ...(options.cluster > 1 ? ['--cluster', String(options.cluster)] : []),
           ...tls,
         ];
   // The product logs two lines per connection. Into a file, never a pipe: a write to a pipe
@@ -672,6 +682,7 @@ async function main(): Promise<number> {
       servers,
       transport: options.tls ? (options.tlsResume ? 'tls, resumed sessions' : 'tls') : 'tcp',
       baselineReads: options.baselineReads as 'main' | 'pool',
+      cluster: options.cluster,
     },
     errors,
     configurations: results,

@@ -435,6 +435,16 @@ export const SERVER_OPTIONS = Object.freeze({
     default: 5_000,
     description: 'milliseconds a shutdown waits for connections to finish before closing them',
   },
+  cluster: {
+    kind: 'integer',
+    flag: 'cluster',
+    env: 'METEO_CLUSTER',
+    min: 0,
+    max: 256,
+    default: 1,
+    description:
+      'server processes sharing the port (node:cluster), each with its own actors and a pool of --threads threads, under a primary that restarts them; 0 is one per core; 1 is one process, no primary',
+  },
   readyGraceMs: {
     kind: 'integer',
     flag: 'ready-grace',

@@ -32,6 +32,8 @@ export const ERROR_CODES = {
   ERR_ADDRESS_IN_USE: 'the server could not listen because another process holds the address',
   ERR_LISTEN_FAILED: 'the server could not listen on the address for another reason',
   ERR_BAD_REPLAY_FILE: 'a replay file is not a CSV of observations the server can replay',
+  ERR_CRASH_LOOP:
+    'the server processes of a --cluster died in a loop (5 within 60 s); the server stops with status 1',
   ERR_UNSUPPORTED_MACHINE:
     'a machine uses a statechart feature the fast path cannot run exactly as XState runs it; the server does not start',
   // Local: the client's view of the server.

@@ -64,15 +64,21 @@ function resolveCommandLine<Table extends OptionTable>(
 
 /** Runs `main` and exits with what it returns; a fault it did not expect is one line and status 1. */
 export function runProgram(program: string, main: () => Promise<number>): void {
-  main().then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err: unknown) => {
-      process.stderr.write(`${program}: internal error: ${describeError(err)}\n`);
-      process.exitCode = 1;
-    },
-  );
+  main()
+    .then(
+      (code) => {
+        process.exitCode = code;
+      },
+      (err: unknown) => {
+        process.stderr.write(`${program}: internal error: ${describeError(err)}\n`);
+        process.exitCode = 1;
+      },
+    )
+    // A process started with a channel to its parent (a server process of a
+    // --cluster) lets go of it, or the channel alone would keep it alive.
+    .finally(() => {
+      if (process.connected) process.disconnect?.();
+    });
 }
 
 /**

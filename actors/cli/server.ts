@@ -3,7 +3,9 @@
  * `npm start -- [options]` (or `meteo-server`): the weather-station server. Thin: options in,
  * server up, signals handled, one readable line on any failure.
  */
+import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import {
   describeOptions,
   httpPortOf,
@@ -14,10 +16,12 @@ import {
 import { describeError, MeteoError } from '../../lib/errors.js';
 import type { LogLevel } from '../../lib/log.js';
 import { resolveStations, type StationSetup } from '../../lib/sensors/sources.js';
+import { connectionShare, isPrimaryMessage, reportToPrimary } from '../cluster.js';
 import { httpUrl, isLoopbackHost } from '../http.js';
 import type { Inspection } from '../inspect.js';
 import { createPinoLogger } from '../log.js';
 import { type RunningServer, startServer } from '../server.js';
+import { runPrimary } from './primary.js';
 import {
   armTestFault,
   commandLine,
@@ -60,14 +64,26 @@ async function main(): Promise<number> {
     tlsKey,
     tlsCa,
     authFile,
+    cluster: clusterFlag,
     ...settings
   } = options;
   // Nobody is left to tell when stderr itself fails: its lines are dropped.
   const news = lineSink(process.stderr);
+  const processes = clusterFlag === 0 ? availableParallelism() : clusterFlag;
+  /** This is one server process of a --cluster: its index among them. */
+  const worker = cluster.isWorker
+    ? { index: Number(process.env['METEO_CLUSTER_INDEX'] ?? 0), processes }
+    : undefined;
   let setups: StationSetup[];
   let httpPort: number;
   let security: ServerSecurity;
   try {
+    if (processes > 1 && (inspect || trace)) {
+      throw new MeteoError(
+        'ERR_BAD_FLAG',
+        '--inspect and --trace watch the actors of one process; they cannot be used with --cluster',
+      );
+    }
     // --metrics-port is the former name of --http-port (README, "The server").
     httpPort = httpPortOf({ httpPort: httpPortFlag, metricsPort });
     security = serverSecurityOf({ tlsCert, tlsKey, tlsCa, authFile });
@@ -87,7 +103,20 @@ async function main(): Promise<number> {
       news.write(
         `${PROGRAM}: ${isBrokenPipe(err) ? 'the log has no reader any more' : `cannot write the log: ${describeError(err)}`}; serving on without it`,
       ),
+    // Under --cluster every line says which server process wrote it.
+    ...(worker ? { base: { process: worker.index } } : {}),
   });
+  if (processes > 1 && cluster.isPrimary) {
+    return runPrimary({
+      log,
+      news,
+      processes,
+      threads: settings.threads,
+      host: settings.host,
+      httpPort,
+      stopTimeoutMs: settings.readyGraceMs + settings.drainTimeoutMs + 5_000,
+    });
+  }
   let inspection: Inspection | undefined;
   let server: RunningServer | undefined;
   // Faults inside connections are caught by their actors. Anything else is a
@@ -132,8 +161,17 @@ async function main(): Promise<number> {
       stations: setups,
       log,
       ...(observe ? { inspect: observe } : {}),
-      ...(httpPort > 0 ? { httpPort } : {}),
       ...security,
+      // A process of a --cluster enforces its share of the limit and hands its
+      // metrics to the primary, which serves the HTTP port for all of them.
+      ...(worker
+        ? {
+            maxConnections: connectionShare(settings.maxConnections, processes, worker.index),
+            shareMetrics: true,
+          }
+        : httpPort > 0
+          ? { httpPort }
+          : {}),
     });
   } catch (err) {
     await inspection?.stop();
@@ -165,8 +203,15 @@ async function main(): Promise<number> {
   }
   armTestFault(process.env);
   const running = server;
+  if (worker) {
+    reportToPrimary(
+      { address: running.address, port: running.port },
+      () => running.readiness().ready,
+      running.actor,
+    );
+  }
   // SIGHUP reloads the certificate and the auth file (issue #14): renewal needs no restart.
-  process.on('SIGHUP', () => {
+  const reload = (): void => {
     try {
       const { certificate, clients, revoked } = running.reload();
       log.info('reloaded', {
@@ -179,12 +224,19 @@ async function main(): Promise<number> {
         error: describeError(err),
       });
     }
-  });
+  };
+  process.on('SIGHUP', reload);
 
   const stopped = await Promise.race([
     new Promise<{ signal: NodeJS.Signals }>((resolve) => {
       process.once('SIGINT', (signal) => resolve({ signal }));
       process.once('SIGTERM', (signal) => resolve({ signal }));
+      // Under --cluster the primary asks by message what a signal asks of a lone server.
+      process.on('message', (message) => {
+        if (!isPrimaryMessage(message)) return;
+        if (message.type === 'meteo:reload') reload();
+        else resolve({ signal: message.how === 'retire' ? 'SIGTERM' : 'SIGINT' });
+      });
     }),
     running.failed.then((error) => ({ error })),
   ]);

@@ -56,6 +56,7 @@ describe('lib/config', () => {
         writeTimeoutMs: 30_000,
         drainTimeoutMs: 5_000,
         readyGraceMs: 2_000,
+        cluster: 1,
         // Neither set: the table holds a value no flag can give (httpPortOf tells which was set).
         httpPort: -1,
         metricsPort: -1,
