@@ -36,6 +36,7 @@ import {
 import { isUnitSystem, type UnitSystem } from '../lib/units.js';
 import {
   type ClientContext,
+  type ClientEffect,
   type ClientEvent,
   type ClientInput,
   clientMachine,
@@ -210,12 +211,6 @@ function serverLink(target: ServerTarget, warn: (line: string) => void) {
 }
 
 /** What a JSON line says of the poll of a client actor: its station, and the wire's units. */
-function aboutPoll(context: ClientContext): PollAbout {
-  return {
-    station: context.station ?? context.welcome?.station.id ?? '',
-    units: context.welcome?.units ?? UNITS,
-  };
-}
 
 /** The input of client actor number `connection` (from 1). */
 function clientInput(
@@ -249,40 +244,49 @@ export function runClient(settings: ClientSettings, output: ClientOutput): Runni
   const toldIdleClose = new Set<number>();
   const logic = clientMachine.provide({
     actors: { serverLink: serverLink(settings, output.err) },
-    actions: {
-      announceWelcome: ({ context }, { welcome, reconnected }) =>
-        output.err(formatWelcome(context.connection, welcome, reconnected, context.station)),
-      reportPoll: ({ context }, { poll }) => {
+  });
+  const show = (effect: ClientEffect): void => {
+    switch (effect.type) {
+      case 'welcomed':
+        output.err(
+          formatWelcome(effect.connection, effect.welcome, effect.reconnected, effect.station),
+        );
+        break;
+      case 'polled': {
+        const { connection, poll } = effect;
         output.out(
           settings.json
-            ? formatPollJson(context.connection, poll, new Date(), aboutPoll(context))
-            : formatPollText(context.connection, poll, units),
+            ? formatPollJson(connection, poll, new Date(), effect.about)
+            : formatPollText(connection, poll, units),
         );
-        const problems = formatPollProblems(context.connection, poll);
+        const problems = formatPollProblems(connection, poll);
         if (problems) output.err(problems);
         for (const reading of unavailableReadings(poll)) {
-          const told = `${context.connection} ${reading}`;
+          const told = `${connection} ${reading}`;
           if (toldUnavailable.has(told)) continue;
           toldUnavailable.add(told);
-          output.err(formatUnavailable(context.connection, reading, poll));
+          output.err(formatUnavailable(connection, reading, poll));
         }
-      },
-      reportDisconnected: ({ context }, { problem, retryInMs }) =>
+        break;
+      }
+      case 'disconnected':
         output.err(
-          `[${context.connection}] disconnected: ${problem.code}: ${problem.message}; reconnecting in ${(retryInMs / 1000).toFixed(1)} s`,
-        ),
-      reportIdleClose: ({ context }, { problem }) => {
-        // Said once: with a poll period past the server's idle timeout, it happens at every poll.
-        if (toldIdleClose.has(context.connection)) return;
-        toldIdleClose.add(context.connection);
-        output.err(
-          `[${context.connection}] the server closed the idle connection (${problem.code}: ${problem.message}); it is opened again when a poll is due`,
+          `[${effect.connection}] disconnected: ${effect.problem.code}: ${effect.problem.message}; reconnecting in ${(effect.retryInMs / 1000).toFixed(1)} s`,
         );
-      },
-      reportFailure: ({ context }, { problem }) =>
-        output.err(`[${context.connection}] ${problem.code}: ${problem.message}`),
-    },
-  });
+        break;
+      case 'idleClosed':
+        // Said once: with a poll period past the server's idle timeout, it happens at every poll.
+        if (toldIdleClose.has(effect.connection)) break;
+        toldIdleClose.add(effect.connection);
+        output.err(
+          `[${effect.connection}] the server closed the idle connection (${effect.problem.code}: ${effect.problem.message}); it is opened again when a poll is due`,
+        );
+        break;
+      case 'failed':
+        output.err(`[${effect.connection}] ${effect.problem.code}: ${effect.problem.message}`);
+        break;
+    }
+  };
 
   const runSeed = (Date.now() ^ (process.pid << 16)) >>> 0;
   const actors = Array.from({ length: settings.connections }, (_, i) =>
@@ -295,6 +299,7 @@ export function runClient(settings: ClientSettings, output: ClientOutput): Runni
         : {}),
     }),
   );
+  for (const actor of actors) actor.on('*', show);
 
   const outcomes = actors.map(async (actor) => {
     try {
@@ -349,18 +354,6 @@ export async function queryOnce(settings: QuerySettings, output: ClientOutput): 
   let result: { poll: PollResult; about: PollAbout } | undefined;
   const logic = clientMachine.provide({
     actors: { serverLink: serverLink(settings, (line) => output.err(line.replace(/^\[1\] /, ''))) },
-    actions: {
-      announceWelcome: () => {},
-      reportPoll: ({ context }, { poll }) => {
-        result = { poll, about: aboutPoll(context) };
-      },
-      // It does not reconnect: these cannot happen.
-      reportDisconnected: () => {},
-      reportIdleClose: () => {},
-      reportFailure: (_, { problem }) => {
-        failure = problem;
-      },
-    },
   });
   const actor = createActor(logic, {
     id: 'connection.1',
@@ -374,6 +367,13 @@ export async function queryOnce(settings: QuerySettings, output: ClientOutput): 
       reconnect: false,
     },
     ...(settings.inspect ? { inspect: settings.inspect('connection.1') } : {}),
+  });
+  // It does not reconnect: only a poll or a failure can come.
+  actor.on('polled', ({ poll, about }) => {
+    result = { poll, about };
+  });
+  actor.on('failed', ({ problem }) => {
+    failure = problem;
   });
   actor.start();
   await toPromise(actor);

@@ -18,11 +18,13 @@
  * again when the poll is due, not at once. A client never polls more often
  * than asked (issue #16 item 10).
  *
- * Pure: the socket is the invoked `serverLink` actor, and printing is done
- * by the actions that actors/client.ts provides.
+ * Pure: the socket is the invoked `serverLink` actor, a resource whose life
+ * is the `online` state's, and what the client shows is emitted as effects
+ * (`welcomed`, `polled`, `disconnected`, `idleClosed`, `failed`), which
+ * actors/client.ts prints, as the server's machines emit theirs.
  */
 import { and, assign, cancel, fromCallback, not, raise, sendTo, setup } from 'xstate';
-import { isComplete, type PollResult, type Problem } from '../lib/poll.js';
+import { isComplete, type PollAbout, type PollResult, type Problem } from '../lib/poll.js';
 import {
   type ClientMessage,
   PROTOCOL_VERSION,
@@ -30,9 +32,11 @@ import {
   type Reading,
   type ReadingReply,
   type ReceivedServerMessage,
+  UNITS,
   type Welcome,
 } from '../lib/protocol.js';
 import { hashUnit } from '../lib/sensors/noise.js';
+import { effect } from '../lib/statechart/actions.js';
 import { unbound } from './unbound.js';
 
 /** Server errors that mean "not now" rather than "never": the client retries later. */
@@ -132,11 +136,54 @@ export function backoffDelay(context: ClientInput, attempt: number): number {
   );
 }
 
+/**
+ * What the machine asks its actor to show (actors/client.ts prints it): each
+ * carries the connection's number and what the line needs, so the printer
+ * reads nothing of the machine.
+ */
+export type ClientEffect =
+  /** The handshake succeeded: the station and the server. */
+  | {
+      readonly type: 'welcomed';
+      readonly connection: number;
+      readonly welcome: Welcome;
+      readonly reconnected: boolean;
+      /** The station the client polls, when it named one. */
+      readonly station: string | null;
+    }
+  /** One finished poll, with the station it is of and the units of its values. */
+  | {
+      readonly type: 'polled';
+      readonly connection: number;
+      readonly poll: PollResult;
+      readonly about: PollAbout;
+    }
+  /** The connection is lost; the next attempt is in `retryInMs`. */
+  | {
+      readonly type: 'disconnected';
+      readonly connection: number;
+      readonly problem: Problem;
+      readonly retryInMs: number;
+    }
+  /** The server closed the idle connection; the next poll opens another. */
+  | { readonly type: 'idleClosed'; readonly connection: number; readonly problem: Problem }
+  /** The client gives up, and why. */
+  | { readonly type: 'failed'; readonly connection: number; readonly problem: Problem };
+
+/** The station a poll is of and the units of its values, as the welcome gives them. */
+function aboutPoll(context: ClientContext): PollAbout {
+  return {
+    station: context.station ?? context.welcome?.station.id ?? '',
+    units: context.welcome?.units ?? UNITS,
+  };
+}
+
 export const clientMachine = setup({
   types: {
     context: {} as ClientContext,
     events: {} as ClientEvent,
     input: {} as ClientInput,
+    emitted: {} as ClientEffect,
   },
   actors: {
     /** The socket to the server: LINK_UP, RECEIVED per message, LINK_DOWN once; takes SEND. */
@@ -144,30 +191,39 @@ export const clientMachine = setup({
   },
   actions: {
     /** The handshake succeeded: show the station and the server. */
-    announceWelcome: unbound('action', 'announceWelcome') as (
-      _: unknown,
-      params: { welcome: Welcome; reconnected: boolean },
-    ) => void,
+    announceWelcome: effect(({ context }, params: { welcome: Welcome; reconnected: boolean }) => ({
+      type: 'welcomed',
+      connection: context.connection,
+      welcome: params.welcome,
+      reconnected: params.reconnected,
+      station: context.station,
+    })),
     /** Show one finished poll. */
-    reportPoll: unbound('action', 'reportPoll') as (
-      _: unknown,
-      params: { poll: PollResult },
-    ) => void,
+    reportPoll: effect(({ context }, params: { poll: PollResult }) => ({
+      type: 'polled',
+      connection: context.connection,
+      poll: params.poll,
+      about: aboutPoll(context),
+    })),
     /** Show that the connection is lost and when the next attempt is. */
-    reportDisconnected: unbound('action', 'reportDisconnected') as (
-      _: unknown,
-      params: { problem: Problem; retryInMs: number },
-    ) => void,
+    reportDisconnected: effect(({ context }, params: { problem: Problem; retryInMs: number }) => ({
+      type: 'disconnected',
+      connection: context.connection,
+      problem: params.problem,
+      retryInMs: params.retryInMs,
+    })),
     /** Show that the server closed the connection for being idle, and that the next poll connects again. */
-    reportIdleClose: unbound('action', 'reportIdleClose') as (
-      _: unknown,
-      params: { problem: Problem },
-    ) => void,
+    reportIdleClose: effect(({ context }, params: { problem: Problem }) => ({
+      type: 'idleClosed',
+      connection: context.connection,
+      problem: params.problem,
+    })),
     /** Show why the client gives up. */
-    reportFailure: unbound('action', 'reportFailure') as (
-      _: unknown,
-      params: { problem: Problem },
-    ) => void,
+    reportFailure: effect(({ context }, params: { problem: Problem }) => ({
+      type: 'failed',
+      connection: context.connection,
+      problem: params.problem,
+    })),
     sendHello: sendTo('link', {
       type: 'SEND',
       message: { type: 'hello', version: PROTOCOL_VERSION },

@@ -88,17 +88,14 @@ describe('machines/clientMachine', () => {
     disconnects = [];
     failures = [];
     idleCloses = [];
-    const logic = clientMachine.provide({
-      actors: { serverLink: link.logic },
-      actions: {
-        announceWelcome: (_, params) => welcomes.push(params),
-        reportPoll: (_, { poll }) => polls.push(poll),
-        reportDisconnected: (_, params) => disconnects.push(params),
-        reportFailure: (_, { problem }) => failures.push(problem),
-        reportIdleClose: (_, { problem }) => idleCloses.push(problem),
-      },
-    });
+    const logic = clientMachine.provide({ actors: { serverLink: link.logic } });
     actor = createActor(logic, { clock, input: { ...INPUT, ...input } });
+    // What the client shows is emitted (the effects actors/client.ts prints).
+    actor.on('welcomed', ({ welcome, reconnected }) => welcomes.push({ welcome, reconnected }));
+    actor.on('polled', ({ poll }) => polls.push(poll));
+    actor.on('disconnected', ({ problem, retryInMs }) => disconnects.push({ problem, retryInMs }));
+    actor.on('failed', ({ problem }) => failures.push(problem));
+    actor.on('idleClosed', ({ problem }) => idleCloses.push(problem));
     running.push(actor);
     actor.start();
   }
