@@ -31,11 +31,9 @@ import {
   decodeServerMessage,
   encodeMessage,
   type Reading,
-  UNITS,
 } from '../lib/protocol.js';
 import { isUnitSystem, type UnitSystem } from '../lib/units.js';
 import {
-  type ClientContext,
   type ClientEffect,
   type ClientEvent,
   type ClientInput,
