@@ -42,6 +42,8 @@ export const DEFAULT_INSPECT_PORT = 8080;
 
 /** The path at which a relay of ours says what it is, so a joining program can tell it from a stranger. */
 export const RELAY_IDENTITY_PATH = '/meteo-actors-relay';
+/** The WebSocket path on which a program that joined the relay sends its events; pages connect to `/`. */
+const PROGRAMS_PATH = '/programs';
 const RELAY_IDENTITY = 'meteo-actors inspector relay';
 
 /** Events kept for a page that opens late, and for a relay not yet reached. */
@@ -157,10 +159,12 @@ function relayPage(inspectorUrl: string): string {
       }
     });
     const socket = new WebSocket('ws://' + location.host + '/');
+    // Each message is a batch: the events of one turn of a program's event loop.
     socket.onmessage = (message) => {
-      const data = JSON.parse(message.data);
-      if (connected) frame.contentWindow.postMessage(data, '*');
-      else waiting.push(data);
+      for (const data of JSON.parse(message.data)) {
+        if (connected) frame.contentWindow.postMessage(data, '*');
+        else waiting.push(data);
+      }
     };
   </script>
 </body>
@@ -169,7 +173,14 @@ function relayPage(inspectorUrl: string): string {
 
 interface Relay {
   readonly port: number;
+  /** Hands the relay a batch of events (each one JSON text), to keep and to send to every page. */
+  publish(events: readonly string[]): void;
   stop(): Promise<void>;
+}
+
+/** A batch as one WebSocket message to a page: a JSON array. */
+function asArray(events: readonly string[]): string {
+  return `[${events.join(',')}]`;
 }
 
 /**
@@ -195,23 +206,34 @@ async function startRelay(host: string, port: number): Promise<Relay> {
     }
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page);
   });
+  const pages = new Set<WebSocket>();
+  const publish = (events: readonly string[]): void => {
+    buffered.push(...events);
+    if (buffered.length > BUFFERED_EVENTS) buffered.splice(0, buffered.length - BUFFERED_EVENTS);
+    if (pages.size === 0) return;
+    const message = asArray(events);
+    for (const page of pages) if (page.readyState === WebSocket.OPEN) page.send(message);
+  };
+
   http.on('upgrade', (req, socket, head) => {
-    if (!isOwnOrigin(req.headers.origin, authorities)) {
+    const origin = req.headers.origin;
+    // A program has no Origin; a page may only be the relay's own, and may not pose as a program.
+    const program = req.url === PROGRAMS_PATH && origin === undefined;
+    if (!isOwnOrigin(origin, authorities)) {
       socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
       return;
     }
-    sockets.handleUpgrade(req, socket, head, (client) => sockets.emit('connection', client));
-  });
-  sockets.on('connection', (client) => {
-    client.on('error', () => {});
-    // A page that opens late sees the recent past.
-    for (const message of buffered) client.send(message);
-    client.on('message', (data) => {
-      const message = String(data);
-      buffered.push(message);
-      if (buffered.length > BUFFERED_EVENTS) buffered.shift();
-      for (const other of sockets.clients)
-        if (other !== client && other.readyState === WebSocket.OPEN) other.send(message);
+    sockets.handleUpgrade(req, socket, head, (client) => {
+      client.on('error', () => {});
+      if (program) {
+        // A batch from a program: its events, one JSON text per line.
+        client.on('message', (data) => publish(String(data).split('\n')));
+        return;
+      }
+      // A page listens only; a page that opens late sees the recent past.
+      pages.add(client);
+      client.once('close', () => pages.delete(client));
+      if (buffered.length > 0) client.send(asArray(buffered));
     });
   });
 
@@ -226,6 +248,7 @@ async function startRelay(host: string, port: number): Promise<Relay> {
   authorities = relayAuthorities(host, bound);
   return {
     port: bound,
+    publish,
     async stop() {
       // Every socket, the browser's and the programs', is closed now: a
       // socket left open would keep this process alive (issue #16 item 2).
@@ -283,50 +306,104 @@ export function safeJson(value: unknown): string {
 }
 
 /**
- * The program's side: sends the converted events to the relay over one
- * WebSocket, keeping the last ones while it is not open, and connects again
- * if the relay goes away, in a timer that `stop()` cancels and that never
- * keeps the process alive.
+ * Where a program's converted events go: the converter's adapter. Events are
+ * gathered for one turn of the event loop and handed on as one batch, as a
+ * request moves a connection through several states in one turn and each
+ * is an event: one hand-over, and one socket write, per turn.
  */
-class RelayConnection {
+abstract class EventSink {
+  #batch: string[] = [];
+  #flush: NodeJS.Immediate | undefined;
+  protected stopped = false;
+
+  send(event: unknown): void {
+    if (this.stopped) return;
+    this.#batch.push(safeJson(event));
+    this.#flush ??= setImmediate(() => this.#deliverBatch());
+  }
+
+  /** Hands on what this turn gathered, then lets go of where the events went. */
+  stop(): Promise<void> {
+    clearImmediate(this.#flush);
+    this.#deliverBatch();
+    this.stopped = true;
+    return this.close();
+  }
+
+  #deliverBatch(): void {
+    this.#flush = undefined;
+    const batch = this.#batch;
+    this.#batch = [];
+    if (batch.length > 0 && !this.stopped) this.deliver(batch);
+  }
+
+  /** Hands on one turn's events. */
+  protected abstract deliver(events: string[]): void;
+  protected abstract close(): Promise<void>;
+}
+
+/** This program runs the relay: its events go to it directly. */
+class LocalSink extends EventSink {
+  readonly #relay: Relay;
+
+  constructor(relay: Relay) {
+    super();
+    this.#relay = relay;
+  }
+
+  protected deliver(events: string[]): void {
+    this.#relay.publish(events);
+  }
+
+  protected close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/**
+ * This program joined another's relay: its events go over one WebSocket,
+ * the last ones kept while it is not open, and it connects again if the
+ * relay goes away, in a timer that `stop()` cancels and that never keeps the
+ * process alive.
+ */
+class RelayConnection extends EventSink {
   readonly #url: string;
   readonly #waiting: string[] = [];
   #socket: WebSocket | undefined;
   #retry: NodeJS.Timeout | undefined;
-  #stopped = false;
 
   constructor(url: string) {
+    super();
     this.#url = url;
   }
 
   start(): void {
-    if (this.#stopped) return;
+    if (this.stopped) return;
     const socket = new WebSocket(this.#url);
     this.#socket = socket;
     socket.on('open', () => {
-      for (const message of this.#waiting.splice(0)) socket.send(message);
+      if (this.#waiting.length > 0) socket.send(this.#waiting.splice(0).join('\n'));
     });
     socket.on('error', () => {});
     socket.on('close', () => {
-      if (this.#stopped || this.#socket !== socket) return;
+      if (this.stopped || this.#socket !== socket) return;
       this.#retry = setTimeout(() => this.start(), RECONNECT_MS);
       this.#retry.unref();
     });
   }
 
-  send(event: unknown): void {
-    if (this.#stopped) return;
-    const message = safeJson(event);
+  protected deliver(events: string[]): void {
+    // JSON text never holds a raw line break, so a line break parts the events.
     if (this.#socket?.readyState === WebSocket.OPEN) {
-      this.#socket.send(message);
+      this.#socket.send(events.join('\n'));
       return;
     }
-    this.#waiting.push(message);
-    if (this.#waiting.length > BUFFERED_EVENTS) this.#waiting.shift();
+    this.#waiting.push(...events);
+    if (this.#waiting.length > BUFFERED_EVENTS)
+      this.#waiting.splice(0, this.#waiting.length - BUFFERED_EVENTS);
   }
 
-  stop(): Promise<void> {
-    this.#stopped = true;
+  protected close(): Promise<void> {
     clearTimeout(this.#retry);
     const socket = this.#socket;
     if (socket === undefined || socket.readyState === WebSocket.CLOSED) return Promise.resolve();
@@ -454,16 +531,22 @@ export async function startInspection(options: InspectionOptions): Promise<Inspe
     }
   }
   const port = relay?.port ?? options.port;
-  const connection = new RelayConnection(`ws://${authority(reachAt, port)}/`);
-  const converter = createInspector(connection, { sanitizeContext: withoutLink });
-  connection.start();
+  let sink: EventSink;
+  if (relay) {
+    sink = new LocalSink(relay);
+  } else {
+    const joined = new RelayConnection(`ws://${authority(reachAt, port)}${PROGRAMS_PATH}`);
+    joined.start();
+    sink = joined;
+  }
+  const converter = createInspector(sink, { sanitizeContext: withoutLink });
   const send = (event: InspectionEvent): void => converter.inspect.next?.(event);
   return {
     url: `http://${authority(isWildcard(host) ? 'localhost' : host, port)}`,
     startedRelay: relay !== undefined,
     observer: (name) => named(program, name, withMicrosteps(send)),
     async stop() {
-      await connection.stop();
+      await sink.stop();
       await relay?.stop();
     },
   };

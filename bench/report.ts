@@ -10,13 +10,22 @@ import type { ConnectionsResult, OpenBlock, ThroughputResult } from './results.j
 export const SERVERS = ['product', 'baseline'] as const;
 export type ServerKind = (typeof SERVERS)[number];
 
-/** How each run of a configuration is made: one of the two servers, or the product with a live page. */
-export type RunKind = ServerKind | 'page';
+/**
+ * What a configuration may compare the product with, instead of the
+ * baseline: the product with a live page attached (`+page`, issue #13), or
+ * with the Stately inspector on for the first 8 connections (`+inspect`,
+ * issue #11).
+ */
+export const VARIANTS = ['page', 'inspect'] as const;
+export type Variant = (typeof VARIANTS)[number];
+
+/** How each run of a configuration is made: one of the two servers, or the product in a variant. */
+export type RunKind = ServerKind | Variant;
 
 /**
  * A configuration of the benchmark: C×K under load, or C connections opened
- * and polled once. With `page` (`50x1+page`), the product is run with and
- * without a live page attached (issue #13), and the ratio is the one to the other.
+ * and polled once. With a variant (`50x1+page`, `50x1+inspect`), the product
+ * is run with and without it, and the ratio is the one to the other.
  */
 export type Configuration =
   | {
@@ -24,31 +33,41 @@ export type Configuration =
       readonly name: string;
       readonly connections: number;
       readonly depth: number;
-      readonly page: boolean;
+      readonly variant: Variant | null;
     }
   | {
       readonly kind: 'connections';
       readonly name: string;
       readonly connections: number;
-      readonly page: boolean;
+      readonly variant: Variant | null;
     };
 
 /** The runs a configuration is made of, in the order each repetition runs them. */
 export function runKinds(configuration: Configuration, servers: readonly ServerKind[]): RunKind[] {
-  return configuration.page ? ['product', 'page'] : [...servers];
+  return configuration.variant ? ['product', configuration.variant] : [...servers];
 }
 
 /**
- * Parses "1x1,50x16,10000,50x1+page": C×K for a throughput configuration, a
- * bare C for the connections one, `+page` for either with a live page.
+ * Parses "1x1,50x16,10000,50x1+page,50x1+inspect": C×K for a throughput
+ * configuration, a bare C for the connections one, `+page` or `+inspect` for
+ * either in that variant.
  */
 export function parseConfigurations(text: string): Configuration[] {
   const configurations: Configuration[] = [];
   for (const raw of text.split(',')) {
     const name = raw.trim().toLowerCase();
     if (name === '') continue;
-    const page = name.endsWith('+page');
-    const base = page ? name.slice(0, -'+page'.length) : name;
+    const [base = '', suffix, ...more] = name.split('+');
+    if (more.length > 0) {
+      throw new RangeError(
+        `--configs: ${name}: one variant at a time (+${VARIANTS.join(' or +')})`,
+      );
+    }
+    const variant =
+      suffix === undefined ? null : (VARIANTS.find((known) => known === suffix) ?? null);
+    if (suffix !== undefined && variant === null) {
+      throw new RangeError(`--configs: ${name}: +${suffix} is not one of +${VARIANTS.join(', +')}`);
+    }
     const pair = /^(\d+)x(\d+)$/.exec(base);
     const single = /^(\d+)$/.exec(base);
     if (pair) {
@@ -59,16 +78,16 @@ export function parseConfigurations(text: string): Configuration[] {
           `--configs: ${name} is out of range (C from 1 to 19000, K from 1 to 1024)`,
         );
       }
-      configurations.push({ kind: 'throughput', name, connections, depth, page });
+      configurations.push({ kind: 'throughput', name, connections, depth, variant });
     } else if (single) {
       const connections = Number(single[1]);
       if (connections < 10 || connections > 19_000) {
         throw new RangeError(`--configs: ${name} connections is out of range (10 to 19000)`);
       }
-      configurations.push({ kind: 'connections', name, connections, page });
+      configurations.push({ kind: 'connections', name, connections, variant });
     } else {
       throw new RangeError(
-        `--configs: "${raw}" is neither CxK (e.g. 50x16) nor a connection count (e.g. 10000), with or without +page`,
+        `--configs: "${raw}" is neither CxK (e.g. 50x16) nor a connection count (e.g. 10000), with or without +page or +inspect`,
       );
     }
   }
@@ -300,9 +319,10 @@ export type ConfigurationReport =
       readonly product?: ServerSummary<ThroughputFigure>;
       readonly baseline?: ServerSummary<ThroughputFigure>;
       readonly ratio: Record<ThroughputFigure, number | null>;
-      /** `+page`: the product with a live page attached, and its ratio to the product without. */
-      readonly withPage?: ServerSummary<ThroughputFigure>;
-      readonly pageRatio?: Record<ThroughputFigure, number | null>;
+      /** A variant: the product in it, and its ratio to the product without. */
+      readonly variant?: Variant;
+      readonly withVariant?: ServerSummary<ThroughputFigure>;
+      readonly variantRatio?: Record<ThroughputFigure, number | null>;
     }
   | {
       readonly kind: 'connections';
@@ -310,9 +330,10 @@ export type ConfigurationReport =
       readonly product?: ConnectionsSummary;
       readonly baseline?: ConnectionsSummary;
       readonly ratio: Record<ConnectionsFigure, number | null>;
-      /** `+page`: the product with a live page attached, and its ratio to the product without. */
-      readonly withPage?: ConnectionsSummary;
-      readonly pageRatio?: Record<ConnectionsFigure, number | null>;
+      /** A variant: the product in it, and its ratio to the product without. */
+      readonly variant?: Variant;
+      readonly withVariant?: ConnectionsSummary;
+      readonly variantRatio?: Record<ConnectionsFigure, number | null>;
     };
 
 export interface BenchSettings {
@@ -443,24 +464,24 @@ export function formatReport(report: BenchReport): string {
           ]),
         );
       }
-      const page = c.withPage;
-      if (page) {
+      const inVariant = c.withVariant;
+      if (inVariant) {
         lines.push(
           row([
             first ? name : '',
-            'product + page',
-            ...THROUGHPUT_COLUMNS.map(([figure]) => format(page[figure])),
-            String(page.errors),
+            `product + ${c.variant}`,
+            ...THROUGHPUT_COLUMNS.map(([figure]) => format(inVariant[figure])),
+            String(inVariant.errors),
           ]),
         );
-        if (c.product && c.pageRatio) {
-          const pageRatio = c.pageRatio;
+        if (c.product && c.variantRatio) {
+          const variantRatio = c.variantRatio;
           lines.push(
             row([
               '',
-              '**with page ÷ without**',
+              `**with ${c.variant} ÷ without**`,
               ...THROUGHPUT_COLUMNS.map(([figure]) =>
-                CONTEXT_FIGURES.has(figure) ? '' : `**${format(pageRatio[figure])}**`,
+                CONTEXT_FIGURES.has(figure) ? '' : `**${format(variantRatio[figure])}**`,
               ),
               '',
             ]),
@@ -472,13 +493,13 @@ export function formatReport(report: BenchReport): string {
   }
   for (const [name, c] of Object.entries(report.configurations)) {
     if (c.kind !== 'connections') continue;
-    // A `+page` configuration compares the product with a live page to the product without.
-    const other = c.withPage ?? c.baseline;
-    const ratio = c.withPage ? c.pageRatio : c.ratio;
+    // A variant's configuration compares the product in it to the product without.
+    const other = c.withVariant ?? c.baseline;
+    const ratio = c.withVariant ? c.variantRatio : c.ratio;
     lines.push(
       `${c.connections.toLocaleString('en-US')} connections (configuration "${name}")`,
       '',
-      row(['figure', 'product', c.withPage ? 'product + page' : 'baseline', 'ratio']),
+      row(['figure', 'product', c.withVariant ? `product + ${c.variant}` : 'baseline', 'ratio']),
       row(['---', '---:', '---:', '---:']),
     );
     for (const [figure, title] of CONNECTIONS_ROWS) {
@@ -506,7 +527,7 @@ export function formatReport(report: BenchReport): string {
     lines.push('');
   }
   const warnings = Object.entries(report.configurations).flatMap(([name, c]) =>
-    (['product', 'baseline', 'withPage'] as const).flatMap((server) => {
+    (['product', 'baseline', 'withVariant'] as const).flatMap((server) => {
       const s = c[server];
       return s && (s.errors > 0 || s.serverWarnings > 0)
         ? [

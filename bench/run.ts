@@ -49,9 +49,10 @@ const BENCH_OPTIONS = Object.freeze({
   configs: {
     kind: 'string',
     flag: 'configs',
-    default: '1x1,50x1,1000x1,50x16,10000,50x1+page,1000x1+page,10000+page',
+    default:
+      '1x1,50x1,1000x1,50x16,10000,50x1+page,1000x1+page,10000+page,50x1+inspect,1000x1+inspect',
     description:
-      'configurations, comma-separated: CxK (C connections, K requests in flight each) or C (open C connections, poll each once); +page runs the product with and without a live page attached',
+      'configurations, comma-separated: CxK (C connections, K requests in flight each) or C (open C connections, poll each once); +page runs the product with and without a live page attached, +inspect with and without --inspect (the first 8 connections inspected)',
   },
   repetitions: {
     kind: 'integer',
@@ -333,7 +334,8 @@ async function freePort(): Promise<number> {
  * Starts one server. The product serves its HTTP port (/metrics, the live
  * view) in a `+page` configuration, with the page (`page`) and without
  * (`product`), so that the ratio is the page's cost alone; elsewhere it
- * serves none, as when the figures of docs/PERFORMANCE.md were measured.
+ * serves none, as when the figures of docs/PERFORMANCE.md were measured. An
+ * `inspect` run is the product with --inspect, its relay on a free port.
  */
 async function startServer(
   kind: RunKind,
@@ -346,6 +348,10 @@ async function startServer(
       ? []
       : ['--cpu-prof', '--cpu-prof-dir', join(resolvePath(options.profileDir), kind)];
   const httpPort = http && kind !== 'baseline' ? await freePort() : 0;
+  const inspect =
+    kind === 'inspect'
+      ? ['--inspect', '--inspect-port', String(await freePort()), '--inspect-connections', '8']
+      : [];
   const tls = options.tls
     ? ['--tls-cert', benchCertificate().cert, '--tls-key', benchCertificate().key]
     : [];
@@ -374,6 +380,7 @@ async function startServer(
           '--ready-grace',
           '0',
           ...(options.cluster > 1 ? ['--cluster', String(options.cluster)] : []),
+          ...inspect,
           ...tls,
         ];
   // The product logs two lines per connection. Into a file, never a pipe: a write to a pipe
@@ -457,7 +464,7 @@ async function runOnce(
   options: BenchOptions,
   clockTicks: number,
 ): Promise<RunOf<ThroughputResult> | RunOf<ConnectionsResult>> {
-  const server = await startServer(kind, options, configuration.page);
+  const server = await startServer(kind, options, configuration.variant === 'page');
   let outcome: { result: ThroughputResult | ConnectionsResult } | { error: unknown };
   try {
     await delay(SETTLE_MS);
@@ -547,7 +554,7 @@ function summariseConfiguration(
         : undefined;
     const product = of('product');
     const baseline = of('baseline');
-    const withPage = of('page');
+    const withVariant = configuration.variant ? of(configuration.variant) : undefined;
     return {
       kind: 'throughput',
       connections: configuration.connections,
@@ -555,7 +562,13 @@ function summariseConfiguration(
       ...(product ? { product } : {}),
       ...(baseline ? { baseline } : {}),
       ratio: ratios(THROUGHPUT_FIGURES, product, baseline),
-      ...(withPage ? { withPage, pageRatio: ratios(THROUGHPUT_FIGURES, withPage, product) } : {}),
+      ...(withVariant && configuration.variant
+        ? {
+            variant: configuration.variant,
+            withVariant,
+            variantRatio: ratios(THROUGHPUT_FIGURES, withVariant, product),
+          }
+        : {}),
     };
   }
   const of = (server: RunKind) =>
@@ -564,14 +577,20 @@ function summariseConfiguration(
       : undefined;
   const product = of('product');
   const baseline = of('baseline');
-  const withPage = of('page');
+  const withVariant = configuration.variant ? of(configuration.variant) : undefined;
   return {
     kind: 'connections',
     connections: configuration.connections,
     ...(product ? { product } : {}),
     ...(baseline ? { baseline } : {}),
     ratio: ratios(CONNECTIONS_FIGURES, product, baseline),
-    ...(withPage ? { withPage, pageRatio: ratios(CONNECTIONS_FIGURES, withPage, product) } : {}),
+    ...(withVariant && configuration.variant
+      ? {
+          variant: configuration.variant,
+          withVariant,
+          variantRatio: ratios(CONNECTIONS_FIGURES, withVariant, product),
+        }
+      : {}),
   };
 }
 
@@ -650,10 +669,11 @@ async function main(): Promise<number> {
       product: [],
       baseline: [],
       page: [],
+      inspect: [],
     };
     for (let rep = 1; rep <= options.repetitions; rep++) {
       // Alternate: product, baseline, product, ... so drift on a shared machine hits both alike
-      // (product, product + page, ... for a +page configuration).
+      // (product, product + page, ... for a +page or +inspect configuration).
       for (const server of runKinds(configuration, servers)) {
         const result = await runOnce(server, configuration, options, machine.clockTicksPerSecond);
         runs[server].push(result);
@@ -665,7 +685,9 @@ async function main(): Promise<number> {
     const entry = summariseConfiguration(configuration, runs);
     results[configuration.name] = entry;
     errors +=
-      (entry.product?.errors ?? 0) + (entry.baseline?.errors ?? 0) + (entry.withPage?.errors ?? 0);
+      (entry.product?.errors ?? 0) +
+      (entry.baseline?.errors ?? 0) +
+      (entry.withVariant?.errors ?? 0);
   }
   const report: BenchReport = {
     benchmark: 'meteo-actors issue 4',

@@ -4,9 +4,9 @@ import { median, parseConfigurations, ratios, runKinds, significant } from '../.
 describe('bench/report', () => {
   it('parses CxK as a throughput configuration and a bare count as the connections one', () => {
     expect(parseConfigurations('1x1, 50x16,10000')).to.deep.equal([
-      { kind: 'throughput', name: '1x1', connections: 1, depth: 1, page: false },
-      { kind: 'throughput', name: '50x16', connections: 50, depth: 16, page: false },
-      { kind: 'connections', name: '10000', connections: 10_000, page: false },
+      { kind: 'throughput', name: '1x1', connections: 1, depth: 1, variant: null },
+      { kind: 'throughput', name: '50x16', connections: 50, depth: 16, variant: null },
+      { kind: 'connections', name: '10000', connections: 10_000, variant: null },
     ]);
   });
 
@@ -17,12 +17,26 @@ describe('bench/report', () => {
       name: '50x1+page',
       connections: 50,
       depth: 1,
-      page: true,
+      variant: 'page',
     });
-    expect(connections).to.include({ kind: 'connections', connections: 10_000, page: true });
+    expect(connections).to.include({ kind: 'connections', connections: 10_000, variant: 'page' });
     if (!throughput) throw new Error('no configuration parsed');
     expect(runKinds(throughput, ['product', 'baseline'])).to.deep.equal(['product', 'page']);
     expect(() => parseConfigurations('50x1+pages')).to.throw(RangeError, /--configs/);
+  });
+
+  it('parses +inspect as the product with its machines inspected, run against the product without', () => {
+    const [throughput] = parseConfigurations('1000x1+inspect');
+    expect(throughput).to.deep.equal({
+      kind: 'throughput',
+      name: '1000x1+inspect',
+      connections: 1000,
+      depth: 1,
+      variant: 'inspect',
+    });
+    if (!throughput) throw new Error('no configuration parsed');
+    expect(runKinds(throughput, ['product', 'baseline'])).to.deep.equal(['product', 'inspect']);
+    expect(() => parseConfigurations('50x1+page+inspect')).to.throw(RangeError, /--configs/);
   });
 
   it('refuses a configuration it cannot run, naming the flag', () => {

@@ -34,7 +34,8 @@ interface Viewer {
 function openViewer(port: number, origin?: string): Promise<Viewer> {
   const socket = new WebSocket(`ws://127.0.0.1:${port}/`, origin ? { origin } : {});
   const relayed: Relayed[] = [];
-  socket.on('message', (data) => relayed.push(JSON.parse(String(data)) as Relayed));
+  // Each message is a batch, a JSON array: one turn of a program's events.
+  socket.on('message', (data) => relayed.push(...(JSON.parse(String(data)) as Relayed[])));
   return new Promise((resolve, reject) => {
     socket.once('open', () => {
       // Heard for good: an error after the open would otherwise be thrown out of the socket.
@@ -295,6 +296,39 @@ describe('integration: the XState inspector', function () {
     const ownPage = await openViewer(port, `http://localhost:${port}`);
     viewers.push(ownPage);
     expect(ownPage.socket.readyState).to.equal(WebSocket.OPEN);
+  });
+
+  it('relays what a program sends to every page, and nothing a page sends', async () => {
+    const inspected = await inspection();
+    const port = portOf(inspected);
+    const { relayed } = await viewer(port);
+    const page = await openViewer(port, `http://localhost:${port}`);
+    viewers.push(page);
+    // A page that tries the programs' path is still a page: it only listens.
+    const posing = new WebSocket(`ws://127.0.0.1:${port}/programs`, {
+      origin: `http://localhost:${port}`,
+    });
+    viewers.push({ socket: posing, relayed: [] });
+    await new Promise((resolve, reject) => posing.once('open', resolve).once('error', reject));
+    posing.on('error', () => {});
+    page.socket.send(JSON.stringify({ type: '@xstate.actor', sessionId: 'from-a-page' }));
+    posing.send(JSON.stringify({ type: '@xstate.actor', sessionId: 'posing-as-a-program' }));
+
+    const program = new WebSocket(`ws://127.0.0.1:${port}/programs`);
+    viewers.push({ socket: program, relayed: [] });
+    await new Promise((resolve, reject) => program.once('open', resolve).once('error', reject));
+    program.send(
+      [
+        { type: '@xstate.actor', sessionId: 'one' },
+        { type: '@xstate.event', sessionId: 'two' },
+      ]
+        .map((event) => JSON.stringify(event))
+        .join('\n'),
+    );
+    await until(() => relayed.length >= 2, 'the program’s two events to be relayed');
+    await until(() => page.relayed.length >= 2, 'the page to get them too');
+    expect(relayed.map((event) => event.sessionId)).to.deep.equal(['one', 'two']);
+    expect(page.relayed.map((event) => event.sessionId)).to.deep.equal(['one', 'two']);
   });
 
   it('serves its page only under its own name (no DNS rebinding), and says what it is', async () => {
