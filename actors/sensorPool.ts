@@ -50,6 +50,40 @@ export interface SensorPoolOptions {
 export const SENSOR_READ_TIMEOUT_MS = 5_000;
 
 /**
+ * The message a Piscina worker posts once it has loaded its module
+ * (`READY` in piscina/dist/common.js). Piscina tells of the threads it
+ * starts later by `workerCreate` once they have posted it, but marks those
+ * it starts with the pool as ready before they are.
+ */
+const PISCINA_READY = '_WORKER_READY';
+/** The longest close waits for a thread to load: one that takes longer is stuck, and is terminated. */
+const THREAD_LOAD_WAIT_MS = 5_000;
+
+/**
+ * Resolves true when `thread` says it has loaded its module, false when it
+ * exits first or `waitMs` passes. Heard from now on: a thread that said so
+ * already is not heard again.
+ */
+function whenLoaded(thread: Worker, waitMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const settle = (loaded: boolean): void => {
+      clearTimeout(timer);
+      thread.off('message', onMessage);
+      thread.off('exit', onExit);
+      resolve(loaded);
+    };
+    const onMessage = (message: unknown): void => {
+      if (typeof message === 'object' && message !== null && PISCINA_READY in message) settle(true);
+    };
+    const onExit = (): void => settle(false);
+    const timer =
+      waitMs === Number.POSITIVE_INFINITY ? undefined : setTimeout(() => settle(false), waitMs);
+    thread.on('message', onMessage);
+    thread.once('exit', onExit);
+  });
+}
+
+/**
  * The deadline of one running task, and the signal Piscina aborts it by.
  * Piscina takes as a task's `signal` an AbortSignal or "any `EventEmitter`
  * or `EventTarget` that emits `'abort'`" (its README, `run` options); an
@@ -108,6 +142,8 @@ export class SensorPool {
   /** Told once nothing is pending or in flight (close waits for it). */
   #onIdle: (() => void) | undefined;
   #closing: Promise<void> | undefined;
+  /** The thread ids of the threads known to have loaded their module (see #threadsLoaded). */
+  readonly #loaded = new Set<number>();
 
   constructor(options: SensorPoolOptions) {
     this.#now = options.now ?? Date.now;
@@ -124,6 +160,19 @@ export class SensorPool {
       workerData,
     });
     this.#piscina.on('error', options.onError ?? (() => {}));
+    // The threads started with the pool say themselves when they have loaded; Piscina tells of the later ones.
+    const firstThreads = new Set(this.#piscina.threads.map((thread) => thread.threadId));
+    for (const thread of this.#piscina.threads) {
+      const { threadId } = thread;
+      void whenLoaded(thread, Number.POSITIVE_INFINITY).then((loaded) => {
+        if (loaded) this.#loaded.add(threadId);
+      });
+    }
+    // Piscina names a thread here by its thread id.
+    this.#piscina.on('workerCreate', ({ id }: { readonly id: number }) => {
+      if (!firstThreads.has(id)) this.#loaded.add(id);
+    });
+    this.#piscina.on('workerDestroy', ({ id }: { readonly id: number }) => this.#loaded.delete(id));
   }
 
   /**
@@ -302,8 +351,21 @@ export class SensorPool {
         });
       }
       clearTimeout(this.#deadlineTimer);
+      await this.#threadsLoaded();
       await this.#piscina.close();
     })();
     return this.#closing;
+  }
+
+  /**
+   * Resolves once no thread is still loading its module. Node 20 aborts the
+   * whole process ("FATAL ERROR: v8::ToLocalChecked Empty MaybeLocal") when
+   * a worker is terminated while it reads a module file, which Piscina's
+   * close does to every thread: a server that closes its pool just after
+   * making it (its port was taken) must not crash for it.
+   */
+  async #threadsLoaded(): Promise<void> {
+    const loading = this.#piscina.threads.filter((thread) => !this.#loaded.has(thread.threadId));
+    await Promise.all(loading.map((thread) => whenLoaded(thread, THREAD_LOAD_WAIT_MS)));
   }
 }

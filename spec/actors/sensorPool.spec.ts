@@ -5,7 +5,14 @@ import { SimulatedStation } from '../../lib/sensors/model.js';
 import type { SensorResult } from '../../lib/sensors/result.js';
 import { SIMULATED } from '../../lib/sensors/sources.js';
 import { DEFAULT_STATION } from '../../lib/sensors/station.js';
-import { CRASH_AT_MS, FAULTY_WORKER_URL, SLOW_AT_MS, SLOW_FOR_MS } from '../fixtures/faults.js';
+import {
+  CRASH_AT_MS,
+  FAULTY_WORKER_URL,
+  LOAD_MS,
+  SLOW_AT_MS,
+  SLOW_FOR_MS,
+  SLOW_LOADING_WORKER_URL,
+} from '../fixtures/faults.js';
 import { nextTurn, until } from '../helpers/wait.js';
 
 const SEED = 11;
@@ -142,6 +149,19 @@ describe('actors/sensorPool', function () {
     await until(() => stopped, 'the thread of the aborted task stops', SLOW_FOR_MS * 3);
     await pool.ready();
     expect(pool.threads).to.not.include(held);
+  });
+
+  // Node 20 aborts the process when a worker is terminated while it reads a module file.
+  it('on close, lets a thread still loading its module finish loading before it is stopped', async () => {
+    pool = poolOf({ threads: 1, workerUrl: SLOW_LOADING_WORKER_URL });
+    const [thread] = pool.threads;
+    if (thread === undefined) throw new Error('the pool has no thread');
+    const started = performance.now();
+    await pool.close();
+    const waited = performance.now() - started;
+    // It heard the thread say it had loaded: it did not give up at its 5 s limit.
+    expect(waited).to.be.within(LOAD_MS * 0.9, 4_000);
+    expect(thread.threadId, 'the thread is stopped').to.equal(-1);
   });
 
   it('answers an empty list at once, without a task', async () => {
