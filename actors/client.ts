@@ -179,11 +179,12 @@ function serverLink(target: ServerTarget, warn: (line: string) => void) {
       // A server closes without a word only in TLS's handshake: a TLS server when a plain
       // client speaks, or (TLS 1.3 checks the client's certificate last) when it refuses
       // this client's certificate. meteo-actors says why before any other close (issue #14).
+      // A TCP load balancer with no server up accepts, then closes, as silently.
       if (heard) goDown('ERR_CONNECTION_LOST', `${where} closed the connection`);
       else if (tls === undefined) {
         goDown(
           'ERR_CONNECTION_LOST',
-          `${where} closed the connection without a word; if it serves TLS, add --tls`,
+          `${where} closed the connection without a word (a load balancer with no server up does this; if it serves TLS, add --tls)`,
         );
       } else {
         goDown(

@@ -464,7 +464,7 @@ export const SERVER_OPTIONS = Object.freeze({
     default: UNSET_PORT,
     defaultText: String(DEFAULT_HTTP_PORT),
     description:
-      'serve the live view at http://HOST:PORT/ and Prometheus metrics at /metrics; 0 serves neither',
+      'serve the live view at http://HOST:PORT/, Prometheus metrics at /metrics, and health checks at /healthz and /readyz; 0 serves none of them',
   },
   metricsPort: {
     kind: 'integer',
