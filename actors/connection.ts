@@ -4,10 +4,11 @@
  * (machines/connectionMachine.ts) on them, and performs the effects the
  * machine emits: sensor reads on the pool, writes, pausing, the close.
  *
- * The machine runs compiled (lib/statechart), unless an inspector watches
- * this connection: then it runs on XState's interpreter, which the Stately
- * inspector and the server's live view draw from. Both are driven by the
- * same code below, and spec/lib/statechart proves that they behave alike.
+ * The machine runs compiled (lib/statechart), watched or not: an inspected
+ * connection runs as every other does, and its actor sends the inspector
+ * (the Stately inspector, the terminal trace, the live view) the events
+ * XState's interpreter would, in XState's shapes. spec/lib/statechart proves
+ * that the compiled machine and XState's interpreter behave alike.
  *
  * A hello's credential is checked here, as its frame is decoded (issue
  * #14): the machine gets the hello with the outcome in place of the secret,
@@ -19,14 +20,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import {
-  type Actor,
-  createActor,
-  type InspectionEvent,
-  type Observer,
-  type StateValue,
-  type Subscription,
-} from 'xstate';
+import type { Observer, StateValue, Subscription } from 'xstate';
 import { isLoopback } from '../lib/config.js';
 import { describeError } from '../lib/errors.js';
 import { FrameDecoder, MAX_REQUEST_FRAME_BYTES } from '../lib/framing.js';
@@ -104,7 +98,7 @@ export function connectionTable(): CompiledMachine {
   return compiledConnection;
 }
 
-/** What the server and the live view see of a running connection machine, compiled or interpreted. */
+/** What the server and the live view see of a running connection machine. */
 export interface ConnectionActorRef {
   readonly id: string;
   send(event: ConnectionEvent): void;
@@ -128,8 +122,8 @@ export interface ConnectionServices {
   readonly onClosed: (connection: Connection, reason: CloseReason) => void;
 }
 
-/** What a watcher of one connection sees: XState's inspection events, or the compiled actor's of the same shapes. */
-export type ConnectionWatchEvent = InspectionEvent | MachineInspectionEvent<ConnectionContext>;
+/** What a watcher of one connection sees: its actor's inspection events, in XState's shapes. */
+export type ConnectionWatchEvent = MachineInspectionEvent<ConnectionContext>;
 
 /** One open connection, as its supervisor holds it. */
 export interface Connection {
@@ -163,13 +157,6 @@ export interface Connection {
   revoke(message: string): void;
 }
 
-type RunningMachine = ConnectionActorRef & {
-  on(type: '*', handler: (effect: ConnectionEffect) => void): Subscription;
-  subscribe(observer: Observer<unknown>): Subscription;
-  start(): unknown;
-  stop(): unknown;
-};
-
 /** What the gate needs to know of a connection's socket (a spec's fake stream is neither TLS nor loopback). */
 function linkOf({ stream, peer }: Transport): Link {
   const socket = stream as Partial<Pick<TLSSocket, 'encrypted' | 'localAddress' | 'remoteAddress'>>;
@@ -202,12 +189,12 @@ function onClose(this: OwnedStream): void {
   this[OWNER].actor.send({ type: 'PEER_CLOSED' });
 }
 
-/** Starts the connection actor for one accepted socket; `inspect` runs it on XState's interpreter, watched. */
+/** Starts the connection actor for one accepted socket; `inspect` sees its actor from its creation. */
 export function startConnection(
   services: ConnectionServices,
   transport: Transport,
   number: number,
-  inspect?: Observer<InspectionEvent>,
+  inspect?: Observer<ConnectionWatchEvent>,
 ): Connection {
   return new ConnectionActor(services, transport, number, inspect);
 }
@@ -216,11 +203,9 @@ class ConnectionActor implements Connection {
   readonly name: string;
   readonly peer: string;
   readonly openedAt = performance.now();
-  readonly actor: RunningMachine;
+  readonly actor: MachineActor<typeof connectionMachine>;
   readonly #services: ConnectionServices;
   readonly #stream: Duplex;
-  /** The machine as XState's interpreter runs it, when an inspector watches; else compiled. */
-  readonly #interpreted: Actor<typeof connectionMachine> | undefined;
   readonly #decoder = new FrameDecoder(MAX_REQUEST_FRAME_BYTES);
   readonly #watchdog: Watchdog;
   /** What an auth gate needs of the socket; made only when the server checks credentials. */
@@ -238,7 +223,7 @@ class ConnectionActor implements Connection {
     services: ConnectionServices,
     transport: Transport,
     readonly number: number,
-    inspect: Observer<InspectionEvent> | undefined,
+    inspect: Observer<ConnectionWatchEvent> | undefined,
   ) {
     this.#services = services;
     this.#stream = transport.stream;
@@ -246,12 +231,11 @@ class ConnectionActor implements Connection {
     this.name = connectionName(number);
     this.#link = services.auth ? linkOf(transport) : undefined;
     const input = { welcome: services.welcome, limits: services.limits };
-    this.#interpreted = inspect
-      ? createActor(connectionMachine, { id: this.name, input, inspect })
-      : undefined;
-    this.actor =
-      this.#interpreted ??
-      new MachineActor<typeof connectionMachine>(connectionTable(), { id: this.name, input });
+    this.actor = new MachineActor<typeof connectionMachine>(connectionTable(), {
+      id: this.name,
+      input,
+      ...(inspect ? { inspect } : {}),
+    });
     this.#watchdog = new Watchdog(services.limits, this.actor);
     this.actor.on('*', (effect) => this.#perform(effect));
     this.actor.subscribe(this);
@@ -280,9 +264,7 @@ class ConnectionActor implements Connection {
   }
 
   watch(observer: Observer<ConnectionWatchEvent>): Subscription {
-    return this.#interpreted
-      ? this.#interpreted.system.inspect(observer)
-      : (this.actor as MachineActor<typeof connectionMachine>).inspect(observer);
+    return this.actor.inspect(observer);
   }
 
   shutdown(): void {

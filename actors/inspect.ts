@@ -23,19 +23,27 @@
  *   this was written, so it is reported in the README's "Watch it run");
  * - its relay answers every path with its page, so a program cannot tell it
  *   from any other web server on the port.
- * What is kept is its converter from XState's inspection events to the
- * Stately inspector's (`createInspector`, given an adapter of ours).
+ * Nor is its converter, on a server, for its cost (actors/stately.ts, which
+ * makes the same events).
  *
  * Only the actors handed an observer are inspected: the others carry no
  * `inspect` option, so XState sends them no inspection events at all.
  */
 import { createServer as createHttpServer, request as httpRequest, type Server } from 'node:http';
 import { hostname, networkInterfaces } from 'node:os';
-import { createInspector } from '@statelyai/inspect';
 import WebSocket, { WebSocketServer } from 'ws';
-import type { AnyActorRef, InspectionEvent, MachineContext, Observer } from 'xstate';
+import type { Observer } from 'xstate';
 import { describeError, MeteoError } from '../lib/errors.js';
-import { actorPath, type Program } from './observe.js';
+import { type AnyInspectionEvent, actorPath, type NamedActor, type Program } from './observe.js';
+import {
+  actorCreated,
+  definitionOf,
+  eventReceived,
+  type InspectedActor,
+  type StatelyEvent,
+  snapshotTaken,
+  toJson,
+} from './stately.js';
 
 /** The relay's port unless told otherwise (the package's own default). */
 export const DEFAULT_INSPECT_PORT = 8080;
@@ -74,7 +82,7 @@ export interface Inspection {
    * invoked/spawned children), so several systems in one program, and the
    * server and client together, never share a sessionId.
    */
-  observer(name: string): Observer<InspectionEvent>;
+  observer(name: string): Observer<AnyInspectionEvent>;
   /** Closes the relay (with every socket on it) or leaves it, and cancels any reconnect; resolves once all is closed. */
   stop(): Promise<void>;
 }
@@ -171,16 +179,19 @@ function relayPage(inspectorUrl: string): string {
 </html>`;
 }
 
+/** An event on its way to the pages: this program's, as made, or another program's, as JSON text. */
+type Relayed = StatelyEvent | string;
+
 interface Relay {
   readonly port: number;
-  /** Hands the relay a batch of events (each one JSON text), to keep and to send to every page. */
-  publish(events: readonly string[]): void;
+  /** Hands the relay a batch of events, to keep and to send to every page. */
+  publish(events: readonly Relayed[]): void;
   stop(): Promise<void>;
 }
 
-/** A batch as one WebSocket message to a page: a JSON array. */
-function asArray(events: readonly string[]): string {
-  return `[${events.join(',')}]`;
+/** A batch as one WebSocket message to a page: a JSON array. Made only when a page is open. */
+function asArray(events: readonly Relayed[]): string {
+  return `[${events.map((event) => (typeof event === 'string' ? event : toJson(event))).join(',')}]`;
 }
 
 /**
@@ -190,7 +201,7 @@ function asArray(events: readonly string[]): string {
 async function startRelay(host: string, port: number): Promise<Relay> {
   const http: Server = createHttpServer();
   const sockets = new WebSocketServer({ noServer: true });
-  const buffered: string[] = [];
+  const buffered: Relayed[] = [];
   let authorities: ReadonlySet<string> = new Set();
   const page = relayPage('https://stately.ai/inspect');
 
@@ -207,7 +218,7 @@ async function startRelay(host: string, port: number): Promise<Relay> {
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page);
   });
   const pages = new Set<WebSocket>();
-  const publish = (events: readonly string[]): void => {
+  const publish = (events: readonly Relayed[]): void => {
     buffered.push(...events);
     if (buffered.length > BUFFERED_EVENTS) buffered.splice(0, buffered.length - BUFFERED_EVENTS);
     if (pages.size === 0) return;
@@ -291,34 +302,22 @@ function isOurRelay(host: string, port: number): Promise<boolean> {
   });
 }
 
-/** A value as JSON, whatever it holds: a repeated object as `[Circular]`, a function by its name. */
-export function safeJson(value: unknown): string {
-  const seen = new WeakSet<object>();
-  return JSON.stringify(value, (_key, item: unknown) => {
-    if (typeof item === 'function') return { type: item.name };
-    if (typeof item === 'bigint') return item.toString();
-    if (typeof item === 'object' && item !== null) {
-      if (seen.has(item)) return '[Circular]';
-      seen.add(item);
-    }
-    return item;
-  });
-}
-
 /**
- * Where a program's converted events go: the converter's adapter. Events are
- * gathered for one turn of the event loop and handed on as one batch, as a
- * request moves a connection through several states in one turn and each
- * is an event: one hand-over, and one socket write, per turn.
+ * Where a program's events go. Events are gathered for one turn of the
+ * event loop and handed on as one batch, as a request moves a connection
+ * through several states in one turn and each is an event: one hand-over,
+ * and one socket write, per turn. An event may be given as a function, to
+ * be made at the end of the turn: an actor that XState announces before it
+ * has a snapshot has one by then.
  */
 abstract class EventSink {
-  #batch: string[] = [];
+  #batch: (StatelyEvent | (() => StatelyEvent))[] = [];
   #flush: NodeJS.Immediate | undefined;
   protected stopped = false;
 
-  send(event: unknown): void {
+  send(event: StatelyEvent | (() => StatelyEvent)): void {
     if (this.stopped) return;
-    this.#batch.push(safeJson(event));
+    this.#batch.push(event);
     this.#flush ??= setImmediate(() => this.#deliverBatch());
   }
 
@@ -334,15 +333,16 @@ abstract class EventSink {
     this.#flush = undefined;
     const batch = this.#batch;
     this.#batch = [];
-    if (batch.length > 0 && !this.stopped) this.deliver(batch);
+    if (batch.length > 0 && !this.stopped)
+      this.deliver(batch.map((event) => (typeof event === 'function' ? event() : event)));
   }
 
   /** Hands on one turn's events. */
-  protected abstract deliver(events: string[]): void;
+  protected abstract deliver(events: StatelyEvent[]): void;
   protected abstract close(): Promise<void>;
 }
 
-/** This program runs the relay: its events go to it directly. */
+/** This program runs the relay: its events go to it as they are, made into JSON only for a page. */
 class LocalSink extends EventSink {
   readonly #relay: Relay;
 
@@ -351,7 +351,7 @@ class LocalSink extends EventSink {
     this.#relay = relay;
   }
 
-  protected deliver(events: string[]): void {
+  protected deliver(events: StatelyEvent[]): void {
     this.#relay.publish(events);
   }
 
@@ -392,13 +392,14 @@ class RelayConnection extends EventSink {
     });
   }
 
-  protected deliver(events: string[]): void {
+  protected deliver(events: StatelyEvent[]): void {
     // JSON text never holds a raw line break, so a line break parts the events.
+    const texts = events.map(toJson);
     if (this.#socket?.readyState === WebSocket.OPEN) {
-      this.#socket.send(events.join('\n'));
+      this.#socket.send(texts.join('\n'));
       return;
     }
-    this.#waiting.push(...events);
+    this.#waiting.push(...texts);
     if (this.#waiting.length > BUFFERED_EVENTS)
       this.#waiting.splice(0, this.#waiting.length - BUFFERED_EVENTS);
   }
@@ -415,89 +416,98 @@ class RelayConnection extends EventSink {
 }
 
 /**
- * A connection's context holds its link (a socket and functions): the
- * inspector shows everything else.
+ * The observer for one root actor: each XState inspection event of its
+ * system, as the Stately inspector's event, to `send` (an event given as a
+ * function is to be made at the end of the turn).
+ *
+ * Every actor is named as actors/observe.ts names it; its `sessionId`, which
+ * the page keys actors by, adds the process id, so two clients on one page
+ * stay apart.
+ *
+ * The page draws an actor from its snapshots, and XState sends one per
+ * event: the state at the end of the event's macrostep. A state left within
+ * that macrostep (`replying`, when the socket takes the replies at once)
+ * would never be drawn. So every microstep is sent as a snapshot, and the
+ * end-of-event snapshot only when it is not the last microstep again.
  */
-function withoutLink(context: MachineContext): MachineContext {
-  // Callback actors (the listener, a client's socket) have no context at all.
-  if ((context as MachineContext | undefined) === undefined || !('link' in context)) return context;
-  const { link: _link, ...rest } = context;
-  return rest;
-}
-
 /**
- * The Stately inspector draws an actor from its snapshots, and XState sends
- * one per event: the state at the end of the event's macrostep. A state left
- * within that macrostep (`replying`, when the socket takes the replies at
- * once) would never be drawn. So every microstep is sent as a snapshot, and
- * the end-of-event snapshot only when it is not the last microstep again.
+ * Whether two snapshots show the same: the same object (XState's end of an
+ * event is its last microstep's snapshot), or, as a compiled actor makes a
+ * new one for each, the same state, context and status.
  */
-function withMicrosteps(next: (event: InspectionEvent) => void): Observer<InspectionEvent> {
-  const lastSent = new WeakMap<object, unknown>();
-  return {
-    next(event) {
-      if (event.type === '@xstate.microstep') {
-        lastSent.set(event.actorRef, event.snapshot);
-        next({ ...event, type: '@xstate.snapshot' } as InspectionEvent);
-        return;
-      }
-      if (event.type === '@xstate.snapshot' && lastSent.get(event.actorRef) === event.snapshot)
-        return;
-      next(event);
-    },
+function sameState(shown: unknown, next: unknown): boolean {
+  if (shown === next) return true;
+  if (typeof shown !== 'object' || shown === null || typeof next !== 'object' || next === null)
+    return false;
+  const a = shown as {
+    readonly value?: unknown;
+    readonly context?: unknown;
+    readonly status?: unknown;
   };
+  const b = next as typeof a;
+  return a.value === b.value && a.context === b.context && a.status === b.status;
 }
 
-/**
- * What @statelyai/inspect's converter reads of an actor, under the actor's
- * readable name (actors/observe.ts): `id` is the name the page shows, and
- * `sessionId`, which the page keys actors by, adds the process id, so two
- * clients on one page stay apart. The converter shows the definition's id
- * instead of `id` when the two are equal: they never are here.
- */
-interface NamedRef {
-  readonly id: string;
-  readonly sessionId: string;
-  readonly logic: unknown;
-  readonly _parent: NamedRef | undefined;
+/** What the inspector reads of an actor, XState's or compiled. */
+interface InspectableActor extends NamedActor {
+  readonly _parent?: InspectableActor | undefined;
+  /** Its machine, whose config the page draws; callback actors' logic has none. */
+  readonly logic?: unknown;
   getSnapshot(): unknown;
 }
 
-/** Renames every actor of one root's system before the converter sees it. */
-function named(
+export function rootObserver(
   program: Program,
   name: string,
-  observer: Observer<InspectionEvent>,
-): Observer<InspectionEvent> {
-  const names = new WeakMap<AnyActorRef, NamedRef>();
-  const rename = (ref: AnyActorRef): NamedRef => {
-    let renamed = names.get(ref);
-    if (renamed === undefined) {
+  send: (event: StatelyEvent | (() => StatelyEvent)) => void,
+): Observer<AnyInspectionEvent> {
+  const actors = new WeakMap<InspectableActor, InspectedActor>();
+  const lastSent = new WeakMap<InspectableActor, unknown>();
+  const inspected = (ref: InspectableActor): InspectedActor => {
+    let actor = actors.get(ref);
+    if (actor === undefined) {
       const path = actorPath(program, name, ref);
-      renamed = {
-        id: path,
-        sessionId: `${path}@${process.pid}`,
-        logic: (ref as { logic?: unknown }).logic,
-        _parent: ref._parent === undefined ? undefined : rename(ref._parent),
+      const parent = ref._parent === undefined ? undefined : inspected(ref._parent);
+      const sessionId = `${path}@${process.pid}`;
+      actor = {
+        name: path,
+        sessionId,
+        rootId: parent?.rootId ?? sessionId,
+        parentId: parent?.sessionId,
+        definition: definitionOf(path, ref.logic),
         getSnapshot: () => ref.getSnapshot(),
       };
-      names.set(ref, renamed);
+      actors.set(ref, actor);
     }
-    return renamed;
+    return actor;
   };
   return {
     next(event) {
-      const actorRef = rename(event.actorRef as AnyActorRef);
-      let root = actorRef;
-      while (root._parent !== undefined) root = root._parent;
-      observer.next?.({
-        ...event,
-        actorRef,
-        rootId: root.sessionId,
-        ...(event.type === '@xstate.event' && event.sourceRef
-          ? { sourceRef: rename(event.sourceRef as AnyActorRef) }
-          : {}),
-      } as unknown as InspectionEvent);
+      const ref = event.actorRef as InspectableActor;
+      switch (event.type) {
+        case '@xstate.actor': {
+          const actor = inspected(ref);
+          send(() => actorCreated(actor));
+          return;
+        }
+        case '@xstate.event': {
+          // XState types the sender ActorRefLike; it is an actor of the system, id and all.
+          const source = event.sourceRef
+            ? inspected(event.sourceRef as unknown as InspectableActor)
+            : undefined;
+          send(eventReceived(inspected(ref), event.event, source));
+          return;
+        }
+        case '@xstate.microstep':
+          lastSent.set(ref, event.snapshot);
+          send(snapshotTaken(inspected(ref), event.event, event.snapshot));
+          return;
+        case '@xstate.snapshot':
+          if (sameState(lastSent.get(ref), event.snapshot)) return;
+          send(snapshotTaken(inspected(ref), event.event, event.snapshot));
+          return;
+        default:
+      }
     },
   };
 }
@@ -539,12 +549,10 @@ export async function startInspection(options: InspectionOptions): Promise<Inspe
     joined.start();
     sink = joined;
   }
-  const converter = createInspector(sink, { sanitizeContext: withoutLink });
-  const send = (event: InspectionEvent): void => converter.inspect.next?.(event);
   return {
     url: `http://${authority(isWildcard(host) ? 'localhost' : host, port)}`,
     startedRelay: relay !== undefined,
-    observer: (name) => named(program, name, withMicrosteps(send)),
+    observer: (name) => rootObserver(program, name, (event) => sink.send(event)),
     async stop() {
       await sink.stop();
       await relay?.stop();

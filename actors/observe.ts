@@ -10,16 +10,30 @@
  * root was given, and the ids of the actors on the way down:
  * `server/acceptor`, `client/connection.1`, `client/connection.1/link`.
  */
-import type { AnyActorRef, InspectionEvent, Observer } from 'xstate';
+import type { InspectionEvent, MachineContext, Observer } from 'xstate';
+import type { MachineInspectionEvent } from '../lib/statechart/runtime.js';
 
 /** The programs that name their actors. */
 export type Program = 'server' | 'client';
 
 /**
- * An observer for one ROOT actor, to pass as `inspect` to its createActor:
- * it sees every actor of that root's system, and names the root `name`.
+ * An inspection event of either kind of actor: an XState actor's, or a
+ * compiled one's (lib/statechart/runtime.ts), which has the same shapes.
  */
-export type ObserverFactory = (name: string) => Observer<InspectionEvent>;
+export type AnyInspectionEvent = InspectionEvent | MachineInspectionEvent<MachineContext>;
+
+/** What an actor's name is made from: its id, and its parent's, up to the root. */
+export interface NamedActor {
+  readonly id: string;
+  readonly _parent?: NamedActor | undefined;
+}
+
+/**
+ * An observer for one ROOT actor, to pass as `inspect` to its createActor
+ * (or a compiled actor's constructor): it sees every actor of that root's
+ * system, and names the root `name`.
+ */
+export type ObserverFactory = (name: string) => Observer<AnyInspectionEvent>;
 
 /**
  * The readable id of `actorRef`, an actor of the system whose root was named
@@ -28,9 +42,9 @@ export type ObserverFactory = (name: string) => Observer<InspectionEvent>;
  * under the same id (a client's `link`, after a reconnect) gets the same name:
  * it plays the same part.
  */
-export function actorPath(program: Program, name: string, actorRef: AnyActorRef): string {
+export function actorPath(program: Program, name: string, actorRef: NamedActor): string {
   const ids: string[] = [];
-  for (let ref: AnyActorRef | undefined = actorRef; ref?._parent !== undefined; ref = ref._parent)
+  for (let ref: NamedActor | undefined = actorRef; ref?._parent !== undefined; ref = ref._parent)
     ids.unshift(ref.id);
   return [program, name, ...ids].join('/');
 }

@@ -13,7 +13,7 @@
  * The acceptor machine emits effects; this file performs them on the
  * listener and the supervisor, and turns what those report into events.
  */
-import { type Actor, createActor, type InspectionEvent, type Observer, waitFor } from 'xstate';
+import { type Actor, createActor, waitFor } from 'xstate';
 import { defaultsOf, SERVER_OPTIONS } from '../lib/config.js';
 import { describeError, MeteoError } from '../lib/errors.js';
 import { type Logger, silentLogger } from '../lib/log.js';
@@ -40,6 +40,7 @@ import {
 import { type HttpServer, livenessRoute, readinessRoute, serveHttp } from './http.js';
 import { Listener } from './listener.js';
 import { createMetrics, metricsRoute, shareWithPrimary } from './metrics.js';
+import type { ObserverFactory } from './observe.js';
 import { SensorPool } from './sensorPool.js';
 import { ConnectionSupervisor } from './supervisor.js';
 import { daysLeft, loadServerTls, type ServerTls, type ServerTlsFiles } from './tls.js';
@@ -54,7 +55,7 @@ const SERVER_VERSION = SERVER_NAME.slice(SERVER_NAME.indexOf('/') + 1);
 const DEFAULTS = defaultsOf(SERVER_OPTIONS);
 
 /** Gives the inspector observer for one root actor, by its name (`acceptor`, `connection.N`). */
-export type InspectorFor = (name: string) => Observer<InspectionEvent>;
+export type InspectorFor = ObserverFactory;
 
 export interface ServerSettings extends Partial<ConnectionLimits> {
   readonly host: string;
@@ -77,10 +78,9 @@ export interface ServerSettings extends Partial<ConnectionLimits> {
   /** The compiled sensor worker, when not the default (tests inject faulty ones). */
   readonly workerUrl?: URL;
   /**
-   * Watches the acceptor and the first `inspectConnections` connections: they
-   * run on XState's interpreter, each with the observer this gives for its
-   * name. The other connections run compiled, and no inspection work is done
-   * for them.
+   * Watches the acceptor and the first `inspectConnections` connections, each
+   * with the observer this gives for its name. Inspected or not, connections
+   * run compiled; no inspection work is done for the others.
    */
   readonly inspect?: InspectorFor;
   readonly inspectConnections?: number;

@@ -13,8 +13,14 @@
  * the sockets) have none.
  */
 import { styleText } from 'node:util';
-import type { AnyActorRef, InspectionEvent, Observer } from 'xstate';
-import { actorPath, type ObserverFactory, type Program } from './observe.js';
+import type { Observer } from 'xstate';
+import {
+  type AnyInspectionEvent,
+  actorPath,
+  type NamedActor,
+  type ObserverFactory,
+  type Program,
+} from './observe.js';
 
 export interface TracerOptions {
   readonly program: Program;
@@ -59,9 +65,9 @@ function clock(time: Date): string {
 export function createTracer(options: TracerOptions): ObserverFactory {
   const paint = (style: Parameters<typeof styleText>[0], text: string): string =>
     options.color ? styleText(style, text) : text;
-  return (name): Observer<InspectionEvent> => {
-    const states = new WeakMap<AnyActorRef, string>();
-    const changed = (actorRef: AnyActorRef, snapshot: unknown, eventType: string): void => {
+  return (name): Observer<AnyInspectionEvent> => {
+    const states = new WeakMap<NamedActor, string>();
+    const changed = (actorRef: NamedActor, snapshot: unknown, eventType: string): void => {
       const to = stateOf(snapshot);
       if (to === null) return;
       const from = states.get(actorRef) ?? BEFORE_START;
@@ -79,7 +85,7 @@ export function createTracer(options: TracerOptions): ObserverFactory {
     return {
       next(event) {
         if (event.type === '@xstate.microstep' || event.type === '@xstate.snapshot')
-          changed(event.actorRef as AnyActorRef, event.snapshot, event.event.type);
+          changed(event.actorRef as NamedActor, event.snapshot, event.event.type);
       },
     };
   };

@@ -7,9 +7,8 @@
  * Four ways, on the same fake world:
  *
  * - the connection machine compiled (lib/statechart), as the server runs
- *   every connection nobody inspects;
- * - the same machine on XState's interpreter, as the server runs an
- *   inspected connection;
+ *   every connection;
+ * - the same machine on XState's interpreter, as XState runs it;
  * - the floor of the interpreter: a bare machine with three states, one
  *   effect per event, no guards and no context;
  * - no machine: the effects alone, in the same order.

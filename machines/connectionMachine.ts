@@ -30,11 +30,10 @@
  * the connection's lazy timers (actors/watchdog.ts). Guards read only the
  * context and the event.
  *
- * This definition runs two ways (actors/connection.ts): compiled into a
- * table by lib/statechart/compile.ts for every connection, and on XState's
- * interpreter for the connections an inspector watches. It is written with
- * the features the compiler runs; spec/lib/statechart/equivalence.spec.ts
- * checks that the two ways agree.
+ * Every connection runs this definition compiled into a table by
+ * lib/statechart/compile.ts (actors/connection.ts). It is written with the
+ * features the compiler runs; spec/lib/statechart/equivalence.spec.ts checks
+ * that the table and XState's interpreter agree, event by event.
  */
 import { setup } from 'xstate';
 import { type ErrorCode, MeteoError } from '../lib/errors.js';

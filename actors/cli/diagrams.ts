@@ -45,9 +45,9 @@ export const MACHINE_SECTIONS: readonly MachineSection[] = [
       'replies, in request order) together. `replying` is left when the write is reported ' +
       '(`WRITTEN`) taken whole, or later on `DRAINED` when the peer is slow to read. The machine ' +
       'does no I/O: it emits effects (`read`, `write`, `pauseReading`, `resumeReading`, `close`) ' +
-      'and the connection actor answers with events. Every connection runs this definition ' +
-      'compiled into a table (lib/statechart); an inspected one runs it on XState’s ' +
-      'interpreter. What applies in every state is in the **any state** box.',
+      'and the connection actor answers with events. Every connection, inspected or not, runs ' +
+      'this definition compiled into a table (lib/statechart), which XState’s interpreter is ' +
+      'proved to agree with. What applies in every state is in the **any state** box.',
     machine: connectionMachine,
   },
   {

@@ -45,10 +45,16 @@ export interface MachineSnapshot<TContext> {
 
 /**
  * What an inspector sees of a compiled actor: the shapes of XState's
- * `@xstate.event`, `@xstate.microstep` and `@xstate.snapshot` inspection
- * events, so one observer serves both kinds of actor.
+ * `@xstate.actor`, `@xstate.event`, `@xstate.microstep` and
+ * `@xstate.snapshot` inspection events, so one observer serves both kinds of
+ * actor.
  */
 export type MachineInspectionEvent<TContext> =
+  | {
+      readonly type: '@xstate.actor';
+      readonly actorRef: MachineActor<AnyStateMachine>;
+      readonly rootId: string;
+    }
   | {
       readonly type: '@xstate.event';
       readonly actorRef: MachineActor<AnyStateMachine>;
@@ -93,14 +99,24 @@ export class MachineActor<TMachine extends AnyStateMachine> {
   /** Plain actions and effects of the initial state, run at `start()`, as XState defers them. */
   #initialCalls: (() => void)[] | null = null;
   #initialEffects: EventObject[] | null = null;
+  /** The event the actor starts with (`xstate.init`, with its input): inspectors see it at `start()`. */
+  #initEvent: EventObject | null;
   #observers: Observer<MachineSnapshot<ContextFrom<TMachine>>>[] | null = null;
   #listeners: Listener[] | null = null;
   #inspectors: Observer<MachineInspectionEvent<ContextFrom<TMachine>>>[] | null = null;
   #snapshot: MachineSnapshot<ContextFrom<TMachine>> | null = null;
 
+  /**
+   * As `createActor`'s options: `inspect` sees the actor from its creation
+   * (`@xstate.actor`) on, as `inspect()` sees it from when it is called.
+   */
   constructor(
     compiled: CompiledMachine,
-    options: { readonly id: string; readonly input: InputFrom<TMachine> },
+    options: {
+      readonly id: string;
+      readonly input: InputFrom<TMachine>;
+      readonly inspect?: Observer<MachineInspectionEvent<ContextFrom<TMachine>>>;
+    },
   ) {
     this.id = options.id;
     this.sessionId = options.id;
@@ -108,6 +124,7 @@ export class MachineActor<TMachine extends AnyStateMachine> {
     this.#state = compiled.initial.to;
     this.#context = undefined as unknown as ContextFrom<TMachine>;
     const initEvent: EventObject = { type: 'xstate.init', input: options.input } as EventObject;
+    this.#initEvent = initEvent;
     const effects: EventObject[] = [];
     const calls: (() => void)[] = [];
     try {
@@ -120,6 +137,24 @@ export class MachineActor<TMachine extends AnyStateMachine> {
       this.#status = 'error';
       this.#error = err;
     }
+    if (options.inspect) {
+      this.#inspectors = [options.inspect];
+      this.#inspect(() => ({
+        type: '@xstate.actor',
+        actorRef: this as MachineActor<AnyStateMachine>,
+        rootId: this.id,
+      }));
+    }
+  }
+
+  /** The machine it runs, where an XState actor has its logic (an inspector draws it from its config). */
+  get logic(): TMachine {
+    return this.#compiled.machine as TMachine;
+  }
+
+  /** None: it is a root actor. An inspector reads XState's `_parent` to place an actor in its system. */
+  get _parent(): undefined {
+    return undefined;
   }
 
   /** Starts processing: the initial effects go out, observers see the first snapshot. */
@@ -132,8 +167,10 @@ export class MachineActor<TMachine extends AnyStateMachine> {
     }
     const calls = this.#initialCalls ?? [];
     const effects = this.#initialEffects ?? [];
+    const initEvent = this.#initEvent ?? { type: 'xstate.init' };
     this.#initialCalls = null;
     this.#initialEffects = null;
+    this.#initEvent = null;
     try {
       for (const call of calls) call();
     } catch (err) {
@@ -142,7 +179,8 @@ export class MachineActor<TMachine extends AnyStateMachine> {
       this.#reportError(err);
       return this;
     }
-    this.#commit({ type: 'xstate.init' }, effects);
+    this.#inspectEvent(initEvent);
+    this.#commit(initEvent, effects);
     this.#drain();
     return this;
   }
@@ -281,13 +319,7 @@ export class MachineActor<TMachine extends AnyStateMachine> {
 
   /** One event, XState's macrostep: its transition, then eventless transitions, then the effects. */
   #process(event: EventObject): void {
-    this.#inspect(() => ({
-      type: '@xstate.event',
-      actorRef: this as MachineActor<AnyStateMachine>,
-      rootId: this.id,
-      sourceRef: undefined,
-      event,
-    }));
+    this.#inspectEvent(event);
     const effects: EventObject[] = [];
     const before = { state: this.#state, context: this.#context };
     try {
@@ -442,6 +474,17 @@ export class MachineActor<TMachine extends AnyStateMachine> {
       output: undefined,
       error: this.#error,
     };
+  }
+
+  /** `@xstate.event`: the actor takes `event` (XState's inspectors see `xstate.init` first). */
+  #inspectEvent(event: EventObject): void {
+    this.#inspect(() => ({
+      type: '@xstate.event',
+      actorRef: this as MachineActor<AnyStateMachine>,
+      rootId: this.id,
+      sourceRef: undefined,
+      event,
+    }));
   }
 
   #inspect(build: () => MachineInspectionEvent<ContextFrom<TMachine>>): void {

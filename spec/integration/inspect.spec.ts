@@ -9,9 +9,9 @@ import { request } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { expect } from 'chai';
 import WebSocket from 'ws';
-import type { AnyActorRef, InspectionEvent } from 'xstate';
 import { type RunningClient, runClient } from '../../actors/client.js';
 import { type Inspection, RELAY_IDENTITY_PATH, startInspection } from '../../actors/inspect.js';
+import type { AnyInspectionEvent, NamedActor } from '../../actors/observe.js';
 import { type RunningServer, startServer } from '../../actors/server.js';
 import { MeteoError } from '../../lib/errors.js';
 import { until } from '../helpers/wait.js';
@@ -181,7 +181,7 @@ describe('integration: the XState inspector', function () {
   });
 
   it('sends the inspector nothing from connections when it inspects none', async () => {
-    const seen: InspectionEvent[] = [];
+    const seen: AnyInspectionEvent[] = [];
     server = await startServer({
       host: '127.0.0.1',
       port: 0,
@@ -202,7 +202,7 @@ describe('integration: the XState inspector', function () {
       { out: () => {}, err: () => {} },
     );
     expect(await polling.finished).to.equal(0);
-    const ids = new Set(seen.map((event) => (event.actorRef as AnyActorRef).id));
+    const ids = new Set(seen.map((event) => (event.actorRef as NamedActor).id));
     expect([...ids].filter((id) => id.startsWith('connection'))).to.deep.equal([]);
     expect(ids.has('acceptor')).to.equal(true);
   });
