@@ -83,7 +83,10 @@ export class Watchdog {
   writeWaiting(write: number): void {
     this.#waitingWrite = write;
     this.#writeWaitingSince = this.#clock.now();
-    this.#writeTimer ??= this.#clock.setTimeout(this.#checkWrite, this.#limits.writeTimeoutMs);
+    this.#writeTimer ??= this.#clock.setTimeout(
+      () => this.#checkWrite(),
+      this.#limits.writeTimeoutMs,
+    );
   }
 
   /** The socket has taken write `write` whole. */
@@ -122,7 +125,8 @@ export class Watchdog {
     this.#arm(Math.max(1, due - now));
   };
 
-  readonly #checkWrite = (): void => {
+  /** A method, not an arrow kept in a field: most connections never wait on a write, and need no closure for it. */
+  #checkWrite(): void {
     this.#writeTimer = undefined;
     if (this.#stopped || this.#writeWaitingSince === null) return;
     const waitedMs = this.#clock.now() - this.#writeWaitingSince;
@@ -130,9 +134,9 @@ export class Watchdog {
       this.#target.send({ type: 'WRITE_TIMEOUT' });
     } else {
       this.#writeTimer = this.#clock.setTimeout(
-        this.#checkWrite,
+        () => this.#checkWrite(),
         this.#limits.writeTimeoutMs - waitedMs,
       );
     }
-  };
+  }
 }

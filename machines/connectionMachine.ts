@@ -221,8 +221,12 @@ export const connectionMachine = setup({
       );
       return { queue, session, closeReason: session.endedBy };
     }),
-    /** The queue becomes the batch. */
-    takeBatch: update(({ context }) => ({ batch: context.queue, queue: NOTHING })),
+    /**
+     * The queue becomes the batch. A copy of exactly its length: the queue
+     * grew by `push`, with room for 16 more, and the batch is kept after it
+     * is served, on every idle connection of the server.
+     */
+    takeBatch: update(({ context }) => ({ batch: context.queue.slice(), queue: NOTHING })),
     /** Queue the error that ends the connection, after everything already queued. */
     closeWith: update(({ context }, params: { code: ErrorCode; message: string }) =>
       context.closeReason !== null
