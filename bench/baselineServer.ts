@@ -17,7 +17,7 @@
  * pool (actors/sensorPool.ts, --threads worker threads), batched as the
  * product batches them. What the product costs beyond it is what its actors
  * and machines cost; what it costs beyond the plain baseline is what a thread
- * hop per read costs (docs/PERFORMANCE.md §10).
+ * hop per read costs (docs/PERFORMANCE.md §11).
  */
 import { createServer, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';

@@ -16,7 +16,7 @@
  *   node dist/bench/machineCost.js [--requests N] [--runs N]
  *
  * It prints the median µs per request of the runs for each. A measurement,
- * not a spec: docs/PERFORMANCE.md §10 reads it next to the server's figures.
+ * not a spec: docs/PERFORMANCE.md §11 reads it next to the server's figures.
  */
 import { type AnyStateMachine, createActor, type EventObject, setup } from 'xstate';
 import { commandLine, runProgram } from '../actors/cli/program.js';

@@ -72,6 +72,10 @@ export const CATEGORIES: readonly (readonly [string, (frame: CallFrame) => boole
   ['project: framing and protocol', (f) => /\/lib\/(framing|protocol)\.js$/.test(f.url)],
   ['project: sensor model', (f) => /\/lib\/sensors\//.test(f.url)],
   ['project: machines', (f) => /\/machines\//.test(f.url)],
+  [
+    'project: statechart runtime and protocol session',
+    (f) => /\/lib\/(statechart\/|session\.js$)/.test(f.url),
+  ],
   ['project: actors', (f) => /\/actors\//.test(f.url)],
   ['project: other', (f) => /\/dist\//.test(f.url)],
   ['other node internals', (f) => f.url.startsWith('node:')],

@@ -423,7 +423,7 @@ export function formatReport(report: BenchReport): string {
     `meteo-actors benchmark, ${report.startedAt}, commit ${report.commit}`,
     `${machine.cpus} CPUs (${machine.cpuModel}), node ${machine.node}; ` +
       `${settings.repetitions} repetitions of ${settings.warmupMs} ms warm-up + ${settings.durationMs} ms measured; ` +
-      `product with --threads ${settings.threads}${(settings.cluster ?? 1) > 1 ? ` in each of --cluster ${settings.cluster} processes` : ''}; over ${settings.transport ?? 'tcp'}; baseline reads on ${settings.baselineReads === 'pool' ? "the product's sensor pool (the design's floor)" : 'its main thread'}. Medians; ratio = product ÷ baseline.`,
+      `product with --threads ${settings.threads}${(settings.cluster ?? 1) > 1 ? ` in each of --cluster ${settings.cluster} processes (--max-connections 100000)` : ''}; over ${settings.transport ?? 'tcp'}; baseline reads on ${settings.baselineReads === 'pool' ? "the product's sensor pool (the design's floor)" : 'its main thread'}. Medians; ratio = product ÷ baseline.`,
     `Load average at start ${report.loadAverage.atStart.join(' ')}, at end ${report.loadAverage.atEnd.join(' ')}; ` +
       `took ${report.elapsedSeconds} s.`,
     '',

@@ -332,7 +332,8 @@ export const SERVER_OPTIONS = Object.freeze({
     min: 1,
     max: 64,
     default: 2,
-    description: 'worker threads in the sensor pool (a fixed size: threads are never churned)',
+    description:
+      'worker threads in the sensor pool of each server process (a fixed size: threads are never churned)',
   },
   seed: {
     kind: 'integer',
@@ -376,7 +377,8 @@ export const SERVER_OPTIONS = Object.freeze({
     min: 1,
     max: 1_000_000,
     default: 10_000,
-    description: 'connections served at once; one more is told ERR_TOO_MANY_CONNECTIONS and closed',
+    description:
+      'connections served at once (under --cluster, shared out among the processes); one more is told ERR_TOO_MANY_CONNECTIONS and closed',
   },
   handshakeTimeoutMs: {
     kind: 'integer',
@@ -414,7 +416,7 @@ export const SERVER_OPTIONS = Object.freeze({
     max: 1_073_741_824,
     default: 1_048_576,
     description:
-      "bytes one batch of replies may leave in the server's own socket buffer (Node's writableLength) once written, before the connection is closed",
+      "bytes one batch of replies may leave in the server's own socket buffer (Node's writableLength) once written, before the connection is closed; at least 4096",
   },
   writeTimeoutMs: {
     kind: 'integer',
@@ -464,7 +466,7 @@ export const SERVER_OPTIONS = Object.freeze({
     default: UNSET_PORT,
     defaultText: String(DEFAULT_HTTP_PORT),
     description:
-      'serve the live view at http://HOST:PORT/, Prometheus metrics at /metrics, and health checks at /healthz and /readyz; 0 serves none of them',
+      'serve the live view at http://HOST:PORT/, Prometheus metrics at /metrics, and health checks at /healthz and /readyz (under --cluster: no live view, and /metrics adds up every process); 0 serves none of them',
   },
   metricsPort: {
     kind: 'integer',

@@ -195,7 +195,7 @@ async function main(): Promise<number> {
     },
   );
   if (page !== null && !isLoopbackHost(settings.host)) {
-    // No authentication exists yet (issue #13): say so where the operator looks.
+    // The HTTP port takes no credentials (--auth-file guards the station's port only): say so where the operator looks.
     log.warn('the live view and /metrics are open to the network, with no authentication', {
       host: settings.host,
       url: page,

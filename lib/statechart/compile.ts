@@ -1,7 +1,7 @@
 /**
  * Compiles an XState machine into a table that lib/statechart/runtime.ts runs
  * at the cost of a few property reads and function calls per event, where
- * XState's interpreter spends microseconds (docs/PERFORMANCE.md §10).
+ * XState's interpreter spends microseconds (docs/PERFORMANCE.md §11).
  *
  * The table is derived from the machine's own definition, never kept by
  * hand: XState's `StateNode`s give the states, their transitions in

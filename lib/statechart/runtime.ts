@@ -17,7 +17,7 @@
  *
  * It does less than XState's `Actor`: no actor system, no children, no
  * persistence. What it costs per event is a table lookup, the guards, the
- * actions and one context copy per update (docs/PERFORMANCE.md §10).
+ * actions and one context copy per update (docs/PERFORMANCE.md §11).
  */
 import type {
   AnyStateMachine,
@@ -272,7 +272,7 @@ export class MachineActor<TMachine extends AnyStateMachine> {
   /**
    * What `subscribe`, `on` and `inspect` return: it takes one entry out of
    * one of the actor's lists. An object rather than a closure, because every
-   * connection subscribes and a closure costs more memory (docs/PERFORMANCE.md §10).
+   * connection subscribes and a closure costs more memory (docs/PERFORMANCE.md §11).
    */
   static readonly #Entry = class implements Subscription {
     constructor(
