@@ -2,7 +2,8 @@
  * SIGTERM under load: the server process is stopped while 50 connections
  * keep requests in flight. Every request it had read gets exactly one reply,
  * in order; then ERR_SHUTTING_DOWN; then the close; and the process exits 0
- * within the drain deadline.
+ * within the drain deadline. The same holds for a --cluster primary and its
+ * server processes (issue #15).
  */
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
@@ -60,13 +61,12 @@ describe('integration: SIGTERM under load', function () {
     await Promise.all(servers.splice(0).map((server) => server.kill()));
   });
 
-  it('answers every request it received, says ERR_SHUTTING_DOWN, and exits 0 within the drain deadline', async () => {
-    const server = await serverProcess(
-      '--threads',
-      '2',
-      '--drain-timeout',
-      String(DRAIN_TIMEOUT_MS),
-    );
+  /**
+   * Loads `server` (started with `--drain-timeout DRAIN_TIMEOUT_MS`) from
+   * CONNECTIONS connections, sends it SIGTERM, and checks what every
+   * connection got.
+   */
+  async function drainsUnderLoad(server: ServerProcess): Promise<void> {
     const { child, port } = server;
     const greeted = await Promise.all(
       Array.from({ length: CONNECTIONS }, async () => {
@@ -106,6 +106,29 @@ describe('integration: SIGTERM under load', function () {
     }
     // Each connection had more than IN_FLIGHT replies before the signal.
     expect(answered, 'requests answered under load').to.be.above(CONNECTIONS * IN_FLIGHT);
+  }
+
+  const DRAIN = ['--drain-timeout', String(DRAIN_TIMEOUT_MS)];
+
+  it('answers every request it received, says ERR_SHUTTING_DOWN, and exits 0 within the drain deadline', async () => {
+    await drainsUnderLoad(await serverProcess('--threads', '2', ...DRAIN));
+  });
+
+  it('does the same under --cluster 2: both processes drain their connections, and the primary exits 0', async () => {
+    const server = await serverProcess('--cluster', '2', '--threads', '1', ...DRAIN);
+    await until(
+      () => server.logs().some((line) => String(line['msg']).endsWith('2 server processes')),
+      'both server processes to listen',
+    );
+    await drainsUnderLoad(server);
+    const opened = server.logs().filter((line) => line['msg'] === 'connection opened');
+    expect(new Set(opened.map((line) => line['process'])), 'processes that served').to.deep.equal(
+      new Set([0, 1]),
+    );
+    const stopped = server.logs().filter((line) => line['msg'] === 'stopped');
+    expect(new Set(stopped.map((line) => line['process'] ?? 'primary'))).to.deep.equal(
+      new Set([0, 1, 'primary']),
+    );
   });
 
   it('on SIGTERM with a ready grace, still welcomes a newcomer during the grace, then drains and exits 0', async () => {
