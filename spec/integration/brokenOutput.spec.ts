@@ -127,6 +127,17 @@ describe('integration: output that goes away', function () {
     expect(await exitWithin(server.child, 5_000), server.output()).to.equal(0);
   });
 
+  it('the server whose stdout and stderr both have no reader serves on and exits 0 on SIGTERM', async () => {
+    const server = await serverProcess();
+    // Where it would report a log it cannot write is gone too: nothing may recurse or spin.
+    server.child.stdout.destroy();
+    server.child.stderr.destroy();
+    expect(await pollOnce(server.port)).to.equal(0);
+    expect(await pollOnce(server.port)).to.equal(0);
+    server.child.kill('SIGTERM');
+    expect(await exitWithin(server.child, 5_000)).to.equal(0);
+  });
+
   it('the server whose log cannot be written (a full disk) says so once, serves on, and exits 0 on SIGTERM', async function () {
     if (!existsSync('/dev/full')) this.skip();
     const port = await freedPort();
