@@ -297,6 +297,7 @@ class ConnectionActor implements Connection {
       connection: this.number,
       peer: this.peer,
       error: describeError(err),
+      ...(this.#client === null ? {} : { client: this.#client }),
     });
   }
 
@@ -443,6 +444,7 @@ class ConnectionActor implements Connection {
       connection: this.number,
       peer: this.peer,
       error: describeError(err),
+      ...(this.#client === null ? {} : { client: this.#client }),
     });
     telemetry.errorSent('ERR_INTERNAL');
     const stream = this.#stream;

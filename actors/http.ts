@@ -59,7 +59,7 @@ export function livenessRoute(): Route {
 
 /**
  * `/readyz`: 200 while the server takes new connections, 503 with the reason
- * while it does not (retiring, draining, paused, no live sensor worker), as
+ * while it does not (retiring, draining, paused, no sensor worker loaded), as
  * JSON: `{"ready":false,"reason":"retiring"}`. A load balancer's health
  * check sends clients only where it says 200 (deploy/haproxy.cfg).
  */

@@ -142,8 +142,12 @@ export class SensorPool {
   /** Told once nothing is pending or in flight (close waits for it). */
   #onIdle: (() => void) | undefined;
   #closing: Promise<void> | undefined;
-  /** The thread ids of the threads known to have loaded their module (see #threadsLoaded). */
-  readonly #loaded = new Set<number>();
+  /**
+   * The threads known to have loaded their module (see #threadsLoaded), by
+   * identity: Node gives a thread that has exited the id -1, so Piscina's
+   * `workerDestroy` after a crash cannot say which one went.
+   */
+  readonly #loaded = new WeakSet<Worker>();
 
   constructor(options: SensorPoolOptions) {
     this.#now = options.now ?? Date.now;
@@ -161,18 +165,17 @@ export class SensorPool {
     });
     this.#piscina.on('error', options.onError ?? (() => {}));
     // The threads started with the pool say themselves when they have loaded; Piscina tells of the later ones.
-    const firstThreads = new Set(this.#piscina.threads.map((thread) => thread.threadId));
+    const firstThreads = new WeakSet(this.#piscina.threads);
     for (const thread of this.#piscina.threads) {
-      const { threadId } = thread;
       void whenLoaded(thread, Number.POSITIVE_INFINITY).then((loaded) => {
-        if (loaded) this.#loaded.add(threadId);
+        if (loaded) this.#loaded.add(thread);
       });
     }
-    // Piscina names a thread here by its thread id.
+    // Piscina names a thread here by its thread id, which a thread has while it lives.
     this.#piscina.on('workerCreate', ({ id }: { readonly id: number }) => {
-      if (!firstThreads.has(id)) this.#loaded.add(id);
+      const thread = this.#piscina.threads.find((candidate) => candidate.threadId === id);
+      if (thread !== undefined && !firstThreads.has(thread)) this.#loaded.add(thread);
     });
-    this.#piscina.on('workerDestroy', ({ id }: { readonly id: number }) => this.#loaded.delete(id));
   }
 
   /**
@@ -203,6 +206,17 @@ export class SensorPool {
   /** The worker threads now running (for metrics, and for specs that kill one on purpose). */
   get threads(): readonly Worker[] {
     return this.#piscina.threads;
+  }
+
+  /**
+   * The threads now running that have loaded their module, so can take a
+   * task (/readyz). Piscina replaces a thread that dies at once, so
+   * `threads` counts its replacement while it still loads.
+   */
+  get loadedThreads(): number {
+    let loaded = 0;
+    for (const thread of this.#piscina.threads) if (this.#loaded.has(thread)) loaded++;
+    return loaded;
   }
 
   /** Tasks waiting for a free thread. */
@@ -365,7 +379,7 @@ export class SensorPool {
    * making it (its port was taken) must not crash for it.
    */
   async #threadsLoaded(): Promise<void> {
-    const loading = this.#piscina.threads.filter((thread) => !this.#loaded.has(thread.threadId));
+    const loading = this.#piscina.threads.filter((thread) => !this.#loaded.has(thread));
     await Promise.all(loading.map((thread) => whenLoaded(thread, THREAD_LOAD_WAIT_MS)));
   }
 }

@@ -162,7 +162,7 @@ export interface RunningServer {
   readonly failed: Promise<unknown>;
 }
 
-/** Ready: the listener accepts and the pool has a live worker. Otherwise, why not. */
+/** Ready: the listener accepts and a sensor worker has loaded its module. Otherwise, why not. */
 export type Readiness =
   | { readonly ready: true }
   | {
@@ -420,7 +420,8 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
     if (snapshot.matches('paused')) return { ready: false, reason: 'paused' };
     if (snapshot.matches('retiring')) return { ready: false, reason: 'retiring' };
     if (!snapshot.matches('listening')) return { ready: false, reason: 'draining' };
-    if (sensors.threads.length === 0) return { ready: false, reason: 'no-sensor-worker' };
+    // A thread still loading its module (a replacement, after a crash) cannot read yet.
+    if (sensors.loadedThreads === 0) return { ready: false, reason: 'no-sensor-worker' };
     return { ready: true };
   };
 

@@ -807,11 +807,12 @@ const AUTH_KEYS = AUTH_NAMES.map((name) => Buffer.from(name, 'latin1'));
 
 /**
  * The credential of a hello, from its `auth` value at `at` (§4.1): a map
- * whose keys are strs, with a str `name` and a str `secret`, each once;
- * other keys are ignored, as in any map of this protocol. Or why it is not
- * one, for ERR_BAD_MESSAGE (§6.3 step 5). Whether the server knows the
- * client is not the frame's business: the connection actor checks that.
- * The body is known to be well-formed (mapFields), so every length fits.
+ * whose keys are strs, none twice (as the message map's, §3.2), with a str
+ * `name` and a str `secret`; the values of other keys are ignored. Or why
+ * it is not one, for ERR_BAD_MESSAGE (§6.3 step 5). Whether the server
+ * knows the client is not the frame's business: the connection actor
+ * checks that. The body is known to be well-formed (mapFields), so every
+ * length fits.
  */
 function credentialAt(body: Uint8Array, at: number): Credential | string {
   const first = body[at] as number;
@@ -828,6 +829,7 @@ function credentialAt(body: Uint8Array, at: number): Credential | string {
   }
   const values = ['', ''];
   let seen = 0;
+  let others: Set<string> | undefined;
   for (let entry = 0; entry < count; entry++) {
     if (!isStrAt(body, at))
       return `a key of hello.auth is ${formatName(body[at] as number)}, not a str`;
@@ -840,6 +842,15 @@ function credentialAt(body: Uint8Array, at: number): Credential | string {
       if (!isStrAt(body, at))
         return `hello.auth.${name} must be a str, not ${describeValue(body, at)}`;
       values[field] = textOf(body, str.start, str.end);
+    } else {
+      // A key it does not define may come once too, as in the message map
+      // (mapFields, §3.2); only such rare keys cost a string and a set.
+      const name = textOf(body, str.start, str.end);
+      others ??= new Set();
+      if (others.has(name)) {
+        return `the key ${JSON.stringify(name.slice(0, 64))} appears twice in hello.auth`;
+      }
+      others.add(name);
     }
     at = skipValue(body, at);
   }

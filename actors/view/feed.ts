@@ -47,7 +47,7 @@ import {
 /** What the feed reads of a connection: what the supervisor's registry holds. */
 export type ViewedConnection = Pick<
   Connection,
-  'number' | 'peer' | 'openedAt' | 'replies' | 'lastError' | 'actor' | 'watch'
+  'number' | 'peer' | 'openedAt' | 'replies' | 'lastError' | 'client' | 'actor' | 'watch'
 >;
 
 /** What the feed reads of the sensor pool. */
@@ -108,9 +108,11 @@ interface Row {
   state: number;
   replies: number;
   error: string | null;
-  /** The tick it last changed at, and the one it opened at. */
+  client: string | null;
+  /** The tick it last changed at, the one it opened at, and the one its client became known at. */
   gen: number;
   readonly openedGen: number;
+  clientGen: number;
   /** The tick it was last seen open at. */
   seen: number;
 }
@@ -140,11 +142,16 @@ interface Watch {
 }
 
 function openedRow(row: Row): OpenedRow {
-  return [row.n, row.state, row.replies, row.error, row.peer, row.openedAt];
+  return row.client === null
+    ? [row.n, row.state, row.replies, row.error, row.peer, row.openedAt]
+    : [row.n, row.state, row.replies, row.error, row.peer, row.openedAt, row.client];
 }
 
-function changedRow(row: Row): ConnectionRow {
-  return [row.n, row.state, row.replies, row.error];
+/** A row changed since tick `since`: with its client only if that became known since then. */
+function changedRow(row: Row, since: number): ConnectionRow {
+  return row.client === null || row.clientGen <= since
+    ? [row.n, row.state, row.replies, row.error]
+    : [row.n, row.state, row.replies, row.error, row.client];
 }
 
 /** What an event carried, in a few words, ids and names only. */
@@ -382,8 +389,10 @@ export class LiveFeed {
           state: this.#index.of(value),
           replies: connection.replies,
           error: connection.lastError,
+          client: connection.client,
           gen,
           openedGen: gen,
+          clientGen: gen,
           seen: gen,
         };
         this.#rows.set(row.n, row);
@@ -393,12 +402,17 @@ export class LiveFeed {
         if (
           value !== row.value ||
           connection.replies !== row.replies ||
-          connection.lastError !== row.error
+          connection.lastError !== row.error ||
+          connection.client !== row.client
         ) {
           row.value = value;
           row.state = this.#index.of(value);
           row.replies = connection.replies;
           row.error = connection.lastError;
+          if (connection.client !== row.client) {
+            row.client = connection.client;
+            row.clientGen = gen;
+          }
           row.gen = gen;
           changed.push(row);
         }
@@ -472,13 +486,13 @@ export class LiveFeed {
     let changed: ConnectionRow[];
     if (lastTick) {
       opened = this.#opened.map(openedRow);
-      changed = this.#changed.map(changedRow);
+      changed = this.#changed.map((row) => changedRow(row, since));
     } else {
       opened = [];
       changed = [];
       for (const row of this.#rows.values()) {
         if (row.openedGen > since) opened.push(openedRow(row));
-        else if (row.gen > since) changed.push(changedRow(row));
+        else if (row.gen > since) changed.push(changedRow(row, since));
       }
     }
     const closed: number[] = [];

@@ -53,16 +53,23 @@ export interface PoolFigures {
 
 /**
  * A connection's figures: number, state (an index into `hello.states`),
- * replies sent, the last error code it was sent (or its close reason).
+ * replies sent, the last error code it was sent (or its close reason); and
+ * the client it was welcomed as (issue #14), only in the first message
+ * after that became known: it is known once and never changes, so it is
+ * not sent again with every change of the others.
  */
 export type ConnectionRow = readonly [
   n: number,
   state: number,
   replies: number,
   error: string | null,
+  client?: string,
 ];
 
-/** A connection the page has not seen yet: its row, its peer and when it opened (ms since the epoch). */
+/**
+ * A connection the page has not seen yet: its figures, its peer, when it
+ * opened (ms since the epoch), and its client when already known.
+ */
 export type OpenedRow = readonly [
   n: number,
   state: number,
@@ -70,6 +77,7 @@ export type OpenedRow = readonly [
   error: string | null,
   peer: string,
   openedAt: number,
+  client?: string,
 ];
 
 /** One sampling of every station's readings: `values[station][reading]`, null where it had none. */

@@ -209,7 +209,11 @@ for (const way of WAYS)
       const GOOD = { name: 'kiosk', secret: SECRET };
 
       /** Starts with a gate of one client; the fake stream is TLS unless `clear`. */
-      function startChecked(clear = false, firstDelayMs = 1): void {
+      function startChecked(
+        clear = false,
+        firstDelayMs = 1,
+        sensors: Sensors = fakeSensors(),
+      ): void {
         socket = new FakeSocket();
         if (!clear) Object.assign(socket, { encrypted: true, remoteAddress: '10.0.0.7' });
         stats = new ServerStats();
@@ -219,7 +223,7 @@ for (const way of WAYS)
         handle = startConnection(
           {
             welcome: WELCOME,
-            sensors: fakeSensors(),
+            sensors,
             limits: LIMITS,
             log,
             telemetry: stats,
@@ -279,6 +283,25 @@ for (const way of WAYS)
           socket.replies().map((reply) => (reply.type === 'error' ? reply.code : reply.type)),
         ).to.deep.equal(['ERR_AUTH_FAILED']);
         expect(stats.snapshot(0).auth.failures).to.deep.equal({ 'wrong-secret': 1 });
+      });
+
+      it('names its client in the log lines of a socket error and of a fault, as in that of its close', async () => {
+        startChecked(false, 1, {
+          read() {
+            throw new Error('wiring fault');
+          },
+        });
+        socket.arrive({ type: 'hello', version: PROTOCOL_VERSION, auth: GOOD });
+        await until(() => socket.replies().length === 1, 'the welcome');
+        socket.emit('error', new Error('connection reset'));
+        socket.arrive(...reads(1));
+        await until(() => closed === 1, 'the close is reported');
+        for (const message of ['connection error', 'connection failed', 'connection closed']) {
+          expect(
+            logged.find((line) => line.includes(` ${message} `)),
+            message,
+          ).to.include(' client=kiosk');
+        }
       });
 
       it('when revoked, answers what it received, then ERR_AUTH_FAILED with id nil, and closes', async () => {

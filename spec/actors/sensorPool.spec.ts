@@ -164,6 +164,19 @@ describe('actors/sensorPool', function () {
     expect(thread.threadId, 'the thread is stopped').to.equal(-1);
   });
 
+  it('counts a thread as loaded only once it has loaded its module, and so its replacement after a crash', async () => {
+    pool = poolOf({ threads: 1, workerUrl: SLOW_LOADING_WORKER_URL });
+    expect(pool.loadedThreads, 'while the thread loads').to.equal(0);
+    await until(() => pool.loadedThreads === 1, 'the thread loads', LOAD_MS * 10);
+    const [thread] = pool.threads;
+    if (thread === undefined) throw new Error('the pool has no thread');
+    await thread.terminate();
+    // Piscina has started a replacement at once; it takes LOAD_MS to load.
+    expect(pool.threads).to.have.length(1).and.not.include(thread);
+    expect(pool.loadedThreads, 'while the replacement loads').to.equal(0);
+    await until(() => pool.loadedThreads === 1, 'the replacement loads', LOAD_MS * 10);
+  });
+
   it('answers an empty list at once, without a task', async () => {
     pool = poolOf({ threads: 1 });
     let answered: readonly SensorResult[] | undefined;

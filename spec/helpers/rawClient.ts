@@ -8,6 +8,7 @@ import { type ConnectionOptions, connect as connectTls, type TLSSocket } from 'n
 import { FrameDecoder, MAX_REPLY_FRAME_BYTES } from '../../lib/framing.js';
 import {
   type ClientMessage,
+  type Credential,
   decodeServerMessage,
   encodeMessage,
   PROTOCOL_VERSION,
@@ -71,11 +72,14 @@ export class RawClient {
     return this.#socket;
   }
 
-  /** Connects and completes the handshake. */
-  static async greeted(port: number): Promise<{ client: RawClient; welcome: Welcome }> {
+  /** Connects and completes the handshake, saying who the client is when given `auth` (issue #14). */
+  static async greeted(
+    port: number,
+    auth?: Credential,
+  ): Promise<{ client: RawClient; welcome: Welcome }> {
     const client = await RawClient.connect(port);
     try {
-      client.send({ type: 'hello', version: PROTOCOL_VERSION });
+      client.send({ type: 'hello', version: PROTOCOL_VERSION, ...(auth ? { auth } : {}) });
       const welcome = await client.next();
       if (welcome.type !== 'welcome')
         throw new Error(`expected a welcome, got ${JSON.stringify(welcome)}`);

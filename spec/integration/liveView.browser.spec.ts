@@ -9,9 +9,10 @@
 import { expect } from 'chai';
 import type { Page, Request } from 'playwright-core';
 import { type RunningClient, runClient } from '../../actors/client.js';
-import { type RunningServer, startServer } from '../../actors/server.js';
+import { type RunningServer, type ServerSettings, startServer } from '../../actors/server.js';
 import { type Browser, openBrowser } from '../../actors/view/browser.js';
 import type { ViewFigures } from '../../actors/view/protocol.js';
+import { KIOSK, kioskAuthFile } from '../helpers/authFile.js';
 import { RawClient } from '../helpers/rawClient.js';
 import { freedPort } from '../helpers/serverProcess.js';
 import { sleep } from '../helpers/wait.js';
@@ -66,7 +67,7 @@ describe('integration: the live view in Chromium', function () {
     server = undefined;
   });
 
-  async function serve(httpPort = 0): Promise<RunningServer> {
+  async function serve(httpPort = 0, more: Partial<ServerSettings> = {}): Promise<RunningServer> {
     server = await startServer({
       host: '127.0.0.1',
       port: 0,
@@ -74,6 +75,7 @@ describe('integration: the live view in Chromium', function () {
       seed: 1,
       httpPort,
       view: { sampleMs: 500 },
+      ...more,
     });
     return server;
   }
@@ -118,7 +120,7 @@ describe('integration: the live view in Chromium', function () {
     );
     pollers.push(poller);
     await page.waitForSelector('#table tbody tr[data-n="2"]');
-    const replies = page.locator('#table tbody tr[data-n="2"] td:nth-child(5)');
+    const replies = page.locator('#table tbody tr[data-n="2"] td:nth-child(6)');
     for (let tries = 0; Number(await replies.textContent()) === 0; tries++) {
       if (tries > 200) throw new Error("the poller's replies never showed");
       await sleep(50);
@@ -132,6 +134,21 @@ describe('integration: the live view in Chromium', function () {
     expect(plotted.samples).to.be.at.least(1);
     expect(await page.locator('#plots .plot canvas').count()).to.equal(4);
     expect(plotted.violations).to.deep.equal([]);
+  });
+
+  it('names the client a connection was welcomed as, in the table and in the detail (issue #14)', async () => {
+    const authFile = kioskAuthFile();
+    try {
+      const running = await serve(0, { authFile: authFile.path });
+      const page = await open(running);
+      const { client } = await RawClient.greeted(running.port, KIOSK);
+      clients.push(client);
+      await page.waitForSelector('#table tbody tr[data-n="1"] td.client:text-is("kiosk")');
+      await page.click('#table tbody tr[data-n="1"]');
+      await page.waitForSelector('#detail-client:text-is("client kiosk")');
+    } finally {
+      authFile.remove();
+    }
   });
 
   it('says it is disconnected while the server is down, and recovers when it is back', async () => {

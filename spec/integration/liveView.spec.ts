@@ -11,14 +11,17 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import WebSocket from 'ws';
 import { serveHttp } from '../../actors/http.js';
-import { type RunningServer, startServer } from '../../actors/server.js';
+import { type RunningServer, type ServerSettings, startServer } from '../../actors/server.js';
 import { createLiveView } from '../../actors/view/liveView.js';
 import {
+  type ConnectionRow,
   type DetailMessage,
   FEED_PATH,
   type FeedMessage,
   type HelloMessage,
+  type OpenedRow,
 } from '../../actors/view/protocol.js';
+import { KIOSK, kioskAuthFile } from '../helpers/authFile.js';
 import { RawClient } from '../helpers/rawClient.js';
 import { until } from '../helpers/wait.js';
 
@@ -67,6 +70,8 @@ class StandIn {
   }
 }
 
+const SETTINGS: ServerSettings = { host: '127.0.0.1', port: 0, threads: 1, seed: 1, httpPort: 0 };
+
 describe('integration: the live view over HTTP and WebSocket', function () {
   this.timeout(20_000);
   let server: RunningServer;
@@ -74,7 +79,7 @@ describe('integration: the live view over HTTP and WebSocket', function () {
   const pages: StandIn[] = [];
 
   beforeEach(async () => {
-    server = await startServer({ host: '127.0.0.1', port: 0, threads: 1, seed: 1, httpPort: 0 });
+    server = await startServer(SETTINGS);
   });
 
   afterEach(async () => {
@@ -146,6 +151,34 @@ describe('integration: the live view over HTTP and WebSocket', function () {
     own.socket.close();
     await own.closed;
     await until(() => server.view?.running === false, 'the feed stops with the last page');
+  });
+
+  it('tells the page the client a connection was welcomed as (issue #14)', async () => {
+    const authFile = kioskAuthFile();
+    try {
+      await server.stop();
+      server = await startServer({ ...SETTINGS, authFile: authFile.path });
+      const own = page();
+      await own.opened;
+      const { client } = await RawClient.greeted(server.port, KIOSK);
+      clients.push(client);
+      // In its row when the page first sees it, or in a change of it after.
+      const clientOf = (row: OpenedRow | ConnectionRow): string | undefined =>
+        row.length >= 6 ? (row as OpenedRow)[6] : row[4];
+      await until(
+        () =>
+          own
+            .of('delta')
+            .some((delta) =>
+              [...delta.opened, ...delta.changed].some(
+                (row) => row[0] === 1 && clientOf(row) === 'kiosk',
+              ),
+            ),
+        'the client in a delta',
+      );
+    } finally {
+      authFile.remove();
+    }
   });
 
   it('shows a connection in detail, event by event, while a page watches it', async () => {

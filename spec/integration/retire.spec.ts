@@ -4,9 +4,19 @@
  * a shutdown does. Real sockets on 127.0.0.1, a real pool, real actors.
  */
 import { expect } from 'chai';
-import { type RunningServer, startServer } from '../../actors/server.js';
+import { type RunningServer, type ServerSettings, startServer } from '../../actors/server.js';
+import { LOAD_MS, SLOW_LOADING_WORKER_URL } from '../fixtures/faults.js';
 import { Peers } from '../helpers/peers.js';
 import { until } from '../helpers/wait.js';
+
+const SETTINGS: ServerSettings = {
+  host: '127.0.0.1',
+  port: 0,
+  threads: 1,
+  seed: 5,
+  readyGraceMs: 500,
+  httpPort: 0,
+};
 
 describe('integration: retiring behind a load balancer', function () {
   this.timeout(20_000);
@@ -14,14 +24,7 @@ describe('integration: retiring behind a load balancer', function () {
   const peers = new Peers();
 
   beforeEach(async () => {
-    server = await startServer({
-      host: '127.0.0.1',
-      port: 0,
-      threads: 1,
-      seed: 5,
-      readyGraceMs: 500,
-      httpPort: 0,
-    });
+    server = await startServer(SETTINGS);
   });
 
   afterEach(async () => {
@@ -38,6 +41,22 @@ describe('integration: retiring behind a load balancer', function () {
   it('is ready once it listens with a live sensor worker, and /healthz and /readyz say so', async () => {
     expect(server.readiness()).to.deep.equal({ ready: true });
     expect(await get('/healthz')).to.deep.equal({ status: 200, body: 'ok' });
+    expect(await get('/readyz')).to.deep.equal({ status: 200, body: '{"ready":true}' });
+  });
+
+  it('answers /readyz with 503 no-sensor-worker while no sensor thread has loaded, and 200 once one has', async () => {
+    await server.stop();
+    server = await startServer({ ...SETTINGS, workerUrl: SLOW_LOADING_WORKER_URL });
+    const [thread] = server.sensors.threads;
+    if (thread === undefined) throw new Error('the pool has no thread');
+    await thread.terminate();
+    // Piscina has started a replacement at once: a thread, but one that takes LOAD_MS to load.
+    expect(server.sensors.threads).to.have.length(1);
+    expect(await get('/readyz')).to.deep.equal({
+      status: 503,
+      body: '{"ready":false,"reason":"no-sensor-worker"}',
+    });
+    await until(() => server.readiness().ready, 'the replacement loads', LOAD_MS * 10);
     expect(await get('/readyz')).to.deep.equal({ status: 200, body: '{"ready":true}' });
   });
 

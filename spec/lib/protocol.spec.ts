@@ -1197,6 +1197,26 @@ describe('lib/protocol', () => {
         }
       });
 
+      it('rejects an auth map with a key it does not define twice, as the message map is (§3.2)', () => {
+        const start = '83 a4 74797065 a5 68656c6c6f a7 76657273696f6e 01 a4 61757468';
+        const credential = 'a4 6e616d65 a1 61 a6 736563726574 a1 62';
+        for (const auth of [
+          `84 ${credential} a1 78 01 a1 78 02`,
+          `84 a1 78 01 ${credential} a1 78 01`,
+          `84 ${credential} a1 78 01 d9 01 78 02`, // the same bytes, once as str 8
+        ]) {
+          expect(decodeClientMessage(hex(`${start} ${auth}`)), auth).to.include({
+            type: 'rejected',
+            code: 'ERR_BAD_MESSAGE',
+            claimed: 'hello',
+          });
+        }
+        // Two keys it does not define, each once, are ignored.
+        expect(
+          decodeClientMessage(hex(`${start} 84 ${credential} a1 78 01 a1 79 01`)),
+        ).to.deep.equal({ type: 'hello', version: 1, auth: { name: 'a', secret: 'b' } });
+      });
+
       it('writes a hello with its credential as the map of §4.1, read back the same', () => {
         const hello = {
           type: 'hello',

@@ -352,6 +352,10 @@ for (const [what, auth] of [
   ['a map whose secret is a bin', map(e('name', str('kit')), e('secret', 'c4 01 61'))],
   ['a map with a key twice', map(e('name', str('kit')), e('secret', SECRET), e('name', str('x')))],
   [
+    'a map with a key it does not define twice',
+    map(e('name', str('kit')), e('secret', SECRET), e('x', int(1)), e('x', int(2))),
+  ],
+  [
     'a map with a key that is not a str',
     map(e('name', str('kit')), e('secret', SECRET), [int(1), NIL]),
   ],

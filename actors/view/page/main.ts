@@ -51,6 +51,8 @@ interface Row {
   error: string | null;
   peer: string;
   openedAt: number;
+  /** The client it was welcomed as (issue #14); null while none is known. */
+  client: string | null;
 }
 
 const figures: ViewFigures = {
@@ -118,15 +120,31 @@ function stateName(index: number): string {
   return hello?.states[index] ?? '?';
 }
 
+/** A connection new to the page comes with its peer and opening time; a changed one without. */
+function isOpened(row: OpenedRow | ConnectionRow): row is OpenedRow {
+  return row.length >= 6;
+}
+
 function applyRow(row: OpenedRow | ConnectionRow): void {
   const [n, state, replies, error] = row;
+  // Sent once, when it becomes known (actors/view/protocol.ts): absent, it is as it was.
+  const client = isOpened(row) ? row[6] : row[4];
   const known = rows.get(n);
   if (known) {
     known.state = state;
     known.replies = replies;
     known.error = error;
-  } else if (row.length === 6) {
-    rows.set(n, { n, state, replies, error, peer: row[4], openedAt: row[5] });
+    if (client !== undefined) known.client = client;
+  } else if (isOpened(row)) {
+    rows.set(n, {
+      n,
+      state,
+      replies,
+      error,
+      peer: row[4],
+      openedAt: row[5],
+      client: client ?? null,
+    });
   }
 }
 
@@ -252,6 +270,7 @@ function select(n: number | null): void {
   detail.hidden = n === null;
   element('detail-events').textContent = '';
   element('detail-name').textContent = n === null ? '' : `connection.${n}`;
+  element('detail-client').textContent = '';
   element('detail-state').textContent = '';
   if (detailChart) light(detailChart, []);
   if (socket?.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: 'watch', n }));
@@ -292,6 +311,11 @@ function render(): void {
       poolBox.append(item);
     }
   }
+  const followed = selected === null ? undefined : rows.get(selected);
+  if (followed) {
+    element('detail-client').textContent =
+      followed.client === null ? '' : `client ${followed.client}`;
+  }
   const ordered = [...rows.values()];
   tiles?.draw(ordered);
   const body = element('table').querySelector('tbody') as HTMLTableSectionElement;
@@ -304,6 +328,7 @@ function render(): void {
     line.append(
       text('td', String(row.n)),
       text('td', stateName(row.state), 'state'),
+      text('td', row.client ?? '', 'client'),
       text('td', row.peer),
       text('td', age(now - row.openedAt)),
       text('td', String(row.replies)),
@@ -401,7 +426,7 @@ canvas.addEventListener('mousemove', (event) => {
   tip.hidden = false;
   tip.textContent = [
     `connection.${row.n}  ${stateName(row.state)}`,
-    `peer ${row.peer}`,
+    `peer ${row.peer}${row.client === null ? '' : `, client ${row.client}`}`,
     `age ${age(Date.now() + clockOffset - row.openedAt)}`,
     `replies ${row.replies}${row.error ? `, last error ${row.error}` : ''}`,
   ].join('\n');

@@ -66,6 +66,7 @@ class FakeConnection implements ViewedConnection {
   readonly openedAt = 0;
   replies = 0;
   lastError: string | null = null;
+  client: string | null = null;
   value: StateValue = 'handshake';
   readonly watchers: Observer<ConnectionWatchEvent>[] = [];
   readonly actor: ViewedConnection['actor'];
@@ -264,6 +265,34 @@ describe('actors/view/feed', () => {
       new Set(['serving.replying']),
     );
     expect(catchUp.counts[states.indexOf('serving.replying')]).to.equal(10_000);
+  });
+
+  it("sends a connection's client once, in the first message after it became known (issue #14)", async () => {
+    const page = attach();
+    // A page that does not drain meanwhile is told it in its catch-up delta.
+    const slow = attach();
+    const [hello, full] = page.sent as [HelloMessage, FullMessage];
+    const handshake = hello.states.indexOf('handshake');
+    expect(full.rows[0], 'no client known: none sent').to.have.length(6);
+    slow.bufferedAmount = 10_000;
+    const connection = open[0] as FakeConnection;
+    connection.client = 'kiosk';
+    await sleep(TICK_MS * 2.5);
+    connection.replies = 1;
+    await sleep(TICK_MS * 2.5);
+    const changed = page.of('delta').flatMap((delta) => delta.changed);
+    expect(changed).to.deep.equal([
+      [1, handshake, 0, null, 'kiosk'],
+      [1, handshake, 1, null],
+    ]);
+    slow.bufferedAmount = 0;
+    await sleep(TICK_MS * 2);
+    const [catchUp] = slow.of('delta');
+    expect(catchUp?.changed).to.deep.equal([[1, handshake, 1, null, 'kiosk']]);
+    // A page that joins now gets it with the connection's row.
+    const later = attach();
+    const rows = (later.of('full')[0] as FullMessage).rows;
+    expect(rows.map((row) => row[6] ?? null)).to.deep.equal(['kiosk', null, null]);
   });
 
   it('samples the stations through the pool while a page is open, and sends the samples', async () => {
