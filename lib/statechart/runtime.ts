@@ -148,11 +148,11 @@ export class MachineActor<TMachine extends AnyStateMachine> {
     }
     if (options.inspect) {
       this.#inspectors = [options.inspect];
-      this.#inspect(() => ({
+      this.#inspect({
         type: '@xstate.actor',
         actorRef: this as MachineActor<AnyStateMachine>,
         rootId: this.id,
-      }));
+      });
     }
   }
 
@@ -264,8 +264,7 @@ export class MachineActor<TMachine extends AnyStateMachine> {
       | ((event: MachineInspectionEvent<ContextFrom<TMachine>>) => void),
   ): Subscription {
     const full = toObserver(observer);
-    this.#inspectors ??= [];
-    this.#inspectors.push(full);
+    this.#inspectors = appended(this.#inspectors, full);
     return new MachineActor.#Entry(this, 'inspectors', full);
   }
 
@@ -328,15 +327,16 @@ export class MachineActor<TMachine extends AnyStateMachine> {
   #process(event: EventObject): void {
     this.#inspectEvent(event);
     const effects: EventObject[] = [];
-    const before = { state: this.#state, context: this.#context };
+    const stateBefore = this.#state;
+    const contextBefore = this.#context;
     try {
       const transition = this.#select(this.#compiled.candidates(this.#state, event.type), event);
       if (transition) this.#microstep(transition, event, effects, null);
       this.#settle(event, effects, null);
     } catch (err) {
       // As XState: the actor fails where it stood before the event, with nothing of it done.
-      this.#state = before.state;
-      this.#context = before.context;
+      this.#state = stateBefore;
+      this.#context = contextBefore;
       this.#status = 'error';
       this.#error = err;
       this.#snapshot = null;
@@ -363,7 +363,9 @@ export class MachineActor<TMachine extends AnyStateMachine> {
     transitions: readonly CompiledTransition[],
     event: EventObject,
   ): CompiledTransition | undefined {
-    const context = this.#context;
+    if (transitions.length === 0) return undefined;
+    // One argument object for every guard of this choice: they all see the same context and event.
+    const args = { context: this.#context, event };
     for (const transition of transitions) {
       const { guard } = transition;
       if (guard === null) return transition;
@@ -372,8 +374,8 @@ export class MachineActor<TMachine extends AnyStateMachine> {
           ? undefined
           : guard.params.kind === 'value'
             ? guard.params.value
-            : guard.params.resolve({ context, event });
-      if (guard.check({ context, event }, params)) return transition;
+            : guard.params.resolve(args);
+      if (guard.check(args, params)) return transition;
     }
     return undefined;
   }
@@ -387,13 +389,15 @@ export class MachineActor<TMachine extends AnyStateMachine> {
     this.#runActions(transition.actions, event, effects, deferredCalls);
     this.#state = transition.to;
     if (transition.done) this.#status = 'done';
-    this.#inspect(() => ({
-      type: '@xstate.microstep',
-      actorRef: this as MachineActor<AnyStateMachine>,
-      rootId: this.id,
-      event,
-      snapshot: this.#snapshotNow(),
-    }));
+    if (this.#inspectors !== null) {
+      this.#inspect({
+        type: '@xstate.microstep',
+        actorRef: this as MachineActor<AnyStateMachine>,
+        rootId: this.id,
+        event,
+        snapshot: this.#snapshotNow(),
+      });
+    }
   }
 
   /**
@@ -460,13 +464,15 @@ export class MachineActor<TMachine extends AnyStateMachine> {
         }
       }
     }
-    this.#inspect(() => ({
-      type: '@xstate.snapshot',
-      actorRef: this as MachineActor<AnyStateMachine>,
-      rootId: this.id,
-      event,
-      snapshot: this.getSnapshot(),
-    }));
+    if (this.#inspectors !== null) {
+      this.#inspect({
+        type: '@xstate.snapshot',
+        actorRef: this as MachineActor<AnyStateMachine>,
+        rootId: this.id,
+        event,
+        snapshot: this.getSnapshot(),
+      });
+    }
     if (this.#status === 'done') {
       this.#mailbox = null;
       this.#complete();
@@ -485,19 +491,23 @@ export class MachineActor<TMachine extends AnyStateMachine> {
 
   /** `@xstate.event`: the actor takes `event` (XState's inspectors see `xstate.init` first). */
   #inspectEvent(event: EventObject): void {
-    this.#inspect(() => ({
-      type: '@xstate.event',
-      actorRef: this as MachineActor<AnyStateMachine>,
-      rootId: this.id,
-      sourceRef: undefined,
-      event,
-    }));
+    if (this.#inspectors !== null) {
+      this.#inspect({
+        type: '@xstate.event',
+        actorRef: this as MachineActor<AnyStateMachine>,
+        rootId: this.id,
+        sourceRef: undefined,
+        event,
+      });
+    }
   }
 
-  #inspect(build: () => MachineInspectionEvent<ContextFrom<TMachine>>): void {
-    if (this.#inspectors === null) return;
-    const event = build();
-    for (const inspector of this.#inspectors) {
+  /**
+   * Hands `event` to the inspectors. Callers build it only when
+   * `#inspectors` is set, so an unwatched actor allocates nothing for them.
+   */
+  #inspect(event: MachineInspectionEvent<ContextFrom<TMachine>>): void {
+    for (const inspector of this.#inspectors ?? []) {
       try {
         inspector.next?.(event);
       } catch (err) {
