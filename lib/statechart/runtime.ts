@@ -389,15 +389,8 @@ export class MachineActor<TMachine extends AnyStateMachine> {
     this.#runActions(transition.actions, event, effects, deferredCalls);
     this.#state = transition.to;
     if (transition.done) this.#status = 'done';
-    if (this.#inspectors !== null) {
-      this.#inspect({
-        type: '@xstate.microstep',
-        actorRef: this as MachineActor<AnyStateMachine>,
-        rootId: this.id,
-        event,
-        snapshot: this.#snapshotNow(),
-      });
-    }
+    if (this.#inspectors !== null)
+      this.#inspectState('@xstate.microstep', event, this.#snapshotNow());
   }
 
   /**
@@ -464,15 +457,8 @@ export class MachineActor<TMachine extends AnyStateMachine> {
         }
       }
     }
-    if (this.#inspectors !== null) {
-      this.#inspect({
-        type: '@xstate.snapshot',
-        actorRef: this as MachineActor<AnyStateMachine>,
-        rootId: this.id,
-        event,
-        snapshot: this.getSnapshot(),
-      });
-    }
+    if (this.#inspectors !== null)
+      this.#inspectState('@xstate.snapshot', event, this.getSnapshot());
     if (this.#status === 'done') {
       this.#mailbox = null;
       this.#complete();
@@ -500,6 +486,21 @@ export class MachineActor<TMachine extends AnyStateMachine> {
         event,
       });
     }
+  }
+
+  /** `@xstate.microstep` (a state reached within an event) or `@xstate.snapshot` (where the event left it). */
+  #inspectState(
+    type: '@xstate.microstep' | '@xstate.snapshot',
+    event: EventObject,
+    snapshot: MachineSnapshot<ContextFrom<TMachine>>,
+  ): void {
+    this.#inspect({
+      type,
+      actorRef: this as MachineActor<AnyStateMachine>,
+      rootId: this.id,
+      event,
+      snapshot,
+    });
   }
 
   /**
