@@ -230,11 +230,10 @@ class ConnectionActor implements Connection {
     this.peer = transport.peer;
     this.name = connectionName(number);
     this.#link = services.auth ? linkOf(transport) : undefined;
-    const input = { welcome: services.welcome, limits: services.limits };
     this.actor = new MachineActor<typeof connectionMachine>(connectionTable(), {
       id: this.name,
-      input,
-      ...(inspect ? { inspect } : {}),
+      input: { welcome: services.welcome, limits: services.limits },
+      inspect,
     });
     this.#watchdog = new Watchdog(services.limits, this.actor);
     this.actor.on('*', (effect) => this.#perform(effect));
