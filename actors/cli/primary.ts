@@ -54,6 +54,13 @@ export async function runPrimary(options: PrimaryProgramOptions): Promise<number
     // A process could not start; it has said why, and the primary stopped the rest.
     return primary.ended;
   }
+  process.on('SIGHUP', () => primary.reload());
+  // Heard before the primary says it listens: whoever reads that line may signal at once, and a
+  // signal with no listener yet would kill the primary where it stands, leaving its processes.
+  const signalled = new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
   const page = primary.httpPort === null ? null : httpUrl(host, primary.httpPort);
   log.info(`listening on ${address.address}:${address.port}; ${processes} server processes`, {
     address: address.address,
@@ -63,14 +70,7 @@ export async function runPrimary(options: PrimaryProgramOptions): Promise<number
     ...(page === null ? {} : { metrics: `${page}metrics` }),
   });
 
-  process.on('SIGHUP', () => primary.reload());
-  const signal = await Promise.race([
-    new Promise<NodeJS.Signals>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
-    }),
-    primary.ended.then(() => undefined),
-  ]);
+  const signal = await Promise.race([signalled, primary.ended.then(() => undefined)]);
   if (signal !== undefined) {
     process.once('SIGINT', () => {
       log.warn('second interrupt; exiting at once');

@@ -179,37 +179,7 @@ async function main(): Promise<number> {
     // A TLS or auth file that cannot be used is a bad value, as a bad flag is (issue #14).
     return err instanceof MeteoError && USAGE_CODES.includes(err.code) ? USAGE_ERROR : 1;
   }
-  const page = server.httpPort === null ? null : httpUrl(settings.host, server.httpPort);
-  log.info(
-    `listening on ${server.address}:${server.port}${page === null ? '' : `; live view at ${page}`}`,
-    {
-      address: server.address,
-      port: server.port,
-      threads: settings.threads,
-      seed: settings.seed,
-      stations: setups.map((setup) => setup.station.id).join(','),
-      source,
-      tls: server.secure,
-      auth: security.authFile !== undefined,
-      ...(page === null ? {} : { view: page, metrics: `${page}metrics` }),
-    },
-  );
-  if (page !== null && !isLoopbackHost(settings.host)) {
-    // The HTTP port takes no credentials (--auth-file guards the station's port only): say so where the operator looks.
-    log.warn('the live view and /metrics are open to the network, with no authentication', {
-      host: settings.host,
-      url: page,
-    });
-  }
-  armTestFault(process.env);
   const running = server;
-  if (worker) {
-    reportToPrimary(
-      { address: running.address, port: running.port },
-      () => running.readiness().ready,
-      running.actor,
-    );
-  }
   // SIGHUP reloads the certificate and the auth file (issue #14): renewal needs no restart.
   const reload = (): void => {
     try {
@@ -226,20 +196,51 @@ async function main(): Promise<number> {
     }
   };
   process.on('SIGHUP', reload);
+  // Heard before the server says it listens: whoever reads that line may signal at once, and a
+  // signal with no listener yet would kill the process where it stands, with no drain.
+  const stopAsked = new Promise<{ signal: NodeJS.Signals }>((resolve) => {
+    process.once('SIGINT', (signal) => resolve({ signal }));
+    process.once('SIGTERM', (signal) => resolve({ signal }));
+    // Under --cluster the primary asks by message what a signal asks of a lone server.
+    process.on('message', (message) => {
+      if (!isPrimaryMessage(message)) return;
+      if (message.type === 'meteo:reload') reload();
+      else resolve({ signal: message.how === 'retire' ? 'SIGTERM' : 'SIGINT' });
+    });
+  });
 
-  const stopped = await Promise.race([
-    new Promise<{ signal: NodeJS.Signals }>((resolve) => {
-      process.once('SIGINT', (signal) => resolve({ signal }));
-      process.once('SIGTERM', (signal) => resolve({ signal }));
-      // Under --cluster the primary asks by message what a signal asks of a lone server.
-      process.on('message', (message) => {
-        if (!isPrimaryMessage(message)) return;
-        if (message.type === 'meteo:reload') reload();
-        else resolve({ signal: message.how === 'retire' ? 'SIGTERM' : 'SIGINT' });
-      });
-    }),
-    running.failed.then((error) => ({ error })),
-  ]);
+  const page = running.httpPort === null ? null : httpUrl(settings.host, running.httpPort);
+  log.info(
+    `listening on ${running.address}:${running.port}${page === null ? '' : `; live view at ${page}`}`,
+    {
+      address: running.address,
+      port: running.port,
+      threads: settings.threads,
+      seed: settings.seed,
+      stations: setups.map((setup) => setup.station.id).join(','),
+      source,
+      tls: running.secure,
+      auth: security.authFile !== undefined,
+      ...(page === null ? {} : { view: page, metrics: `${page}metrics` }),
+    },
+  );
+  if (page !== null && !isLoopbackHost(settings.host)) {
+    // The HTTP port takes no credentials (--auth-file guards the station's port only): say so where the operator looks.
+    log.warn('the live view and /metrics are open to the network, with no authentication', {
+      host: settings.host,
+      url: page,
+    });
+  }
+  armTestFault(process.env);
+  if (worker) {
+    reportToPrimary(
+      { address: running.address, port: running.port },
+      () => running.readiness().ready,
+      running.actor,
+    );
+  }
+
+  const stopped = await Promise.race([stopAsked, running.failed.then((error) => ({ error }))]);
   if ('error' in stopped) {
     // The acceptor has logged its fault and closed its connections; a
     // supervisor (systemd, a container runtime) can start the server again.
