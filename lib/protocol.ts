@@ -485,6 +485,42 @@ function strEnd(body: Uint8Array, start: number, length: number): number {
  */
 const str = { start: 0, end: 0 };
 
+/** Where `isMapAt` found a map's entries: how many, and where the first key starts. */
+const map = { count: 0, start: 0 };
+
+/** True when the value at `at` is a map (fixmap, map 16, map 32); then `map` says where its entries are. */
+function isMapAt(body: Uint8Array, at: number): boolean {
+  const byte = body[at] as number;
+  if (byte >= 0x80 && byte <= 0x8f) {
+    map.count = byte & 0x0f;
+    map.start = at + 1;
+    return true;
+  }
+  if (byte !== 0xde && byte !== 0xdf) return false;
+  const width = byte === 0xde ? 2 : 4;
+  map.count = uintAt(body, at + 1, width);
+  map.start = at + 1 + width;
+  return true;
+}
+
+/**
+ * Notes the key at `start`..`end` of a map, one the protocol does not
+ * define, in `others` (that map's); returns it, quoted for a message, when
+ * it came before in the map, else null. Such keys are rare: only they cost
+ * a string and a set.
+ */
+function repeatedKey(
+  others: Set<string>,
+  body: Uint8Array,
+  start: number,
+  end: number,
+): string | null {
+  const name = textOf(body, start, end);
+  if (others.has(name)) return JSON.stringify(name.slice(0, 64));
+  others.add(name);
+  return null;
+}
+
 /** True when the value at `at` is a str; then `str` says where its bytes are. */
 function isStrAt(body: Uint8Array, at: number): boolean {
   const byte = body[at] as number;
@@ -567,20 +603,12 @@ interface FieldOffsets {
  */
 function mapFields(body: Uint8Array): FieldOffsets | Malformed {
   if (body.length === 0) return new Malformed('the body is empty');
-  const first = body[0] as number;
-  let count: number;
-  let at: number;
-  if (first >= 0x80 && first <= 0x8f) {
-    count = first & 0x0f;
-    at = 1;
-  } else if (first === 0xde || first === 0xdf) {
-    const width = first === 0xde ? 2 : 4;
-    count = uintAt(body, 1, width);
-    at = 1 + width;
-  } else {
+  if (!isMapAt(body, 0)) {
     // Returned, not thrown: junk is what most bodies that fail here are, and a throw costs more.
-    return new Malformed(`a message is a MessagePack map, not ${formatName(first)}`);
+    return new Malformed(`a message is a MessagePack map, not ${formatName(body[0] as number)}`);
   }
+  const { count } = map;
+  let at = map.start;
   const offsets: FieldOffsets = {
     type: -1,
     id: -1,
@@ -608,13 +636,9 @@ function mapFields(body: Uint8Array): FieldOffsets | Malformed {
       seen |= 1 << field;
       offsets[FIELD_NAMES[field] as keyof FieldOffsets] = at;
     } else {
-      // Keys the protocol does not define are rare: only they cost a string and a set.
-      const name = textOf(body, start, end);
       others ??= new Set();
-      if (others.has(name)) {
-        throw new Malformed(`the key ${JSON.stringify(name.slice(0, 64))} appears twice`);
-      }
-      others.add(name);
+      const twice = repeatedKey(others, body, start, end);
+      if (twice !== null) throw new Malformed(`the key ${twice} appears twice`);
     }
     at = skipValue(body, at);
   }
@@ -815,18 +839,9 @@ const AUTH_KEYS = AUTH_NAMES.map((name) => Buffer.from(name, 'latin1'));
  * length fits.
  */
 function credentialAt(body: Uint8Array, at: number): Credential | string {
-  const first = body[at] as number;
-  let count: number;
-  if (first >= 0x80 && first <= 0x8f) {
-    count = first & 0x0f;
-    at += 1;
-  } else if (first === 0xde || first === 0xdf) {
-    const width = first === 0xde ? 2 : 4;
-    count = uintAt(body, at + 1, width);
-    at += 1 + width;
-  } else {
-    return `hello.auth must be a map, not ${describeValue(body, at)}`;
-  }
+  if (!isMapAt(body, at)) return `hello.auth must be a map, not ${describeValue(body, at)}`;
+  const { count } = map;
+  at = map.start;
   const values = ['', ''];
   let seen = 0;
   let others: Set<string> | undefined;
@@ -843,14 +858,10 @@ function credentialAt(body: Uint8Array, at: number): Credential | string {
         return `hello.auth.${name} must be a str, not ${describeValue(body, at)}`;
       values[field] = textOf(body, str.start, str.end);
     } else {
-      // A key it does not define may come once too, as in the message map
-      // (mapFields, §3.2); only such rare keys cost a string and a set.
-      const name = textOf(body, str.start, str.end);
+      // A key it does not define may come once too, as in the message map (§3.2).
       others ??= new Set();
-      if (others.has(name)) {
-        return `the key ${JSON.stringify(name.slice(0, 64))} appears twice in hello.auth`;
-      }
-      others.add(name);
+      const twice = repeatedKey(others, body, str.start, str.end);
+      if (twice !== null) return `the key ${twice} appears twice in hello.auth`;
     }
     at = skipValue(body, at);
   }
