@@ -7,7 +7,7 @@ import { get } from 'node:http';
 import { expect } from 'chai';
 import { type RunningClient, runClient } from '../../actors/client.js';
 import { CLOSE_REASONS, REJECT_REASONS, WIRE_CODES } from '../../actors/metrics.js';
-import { type RunningServer, startServer } from '../../actors/server.js';
+import { type RunningServer, type ServerSettings, startServer } from '../../actors/server.js';
 import { READINGS } from '../../lib/protocol.js';
 import { SIMULATED } from '../../lib/sensors/sources.js';
 import { STATIONS, type Station } from '../../lib/sensors/station.js';
@@ -53,8 +53,26 @@ describe('integration: Prometheus metrics', function () {
     return client;
   }
 
+  /** The server of every spec here, with its HTTP port; `settings` changes it for one spec. */
+  function serve(settings: Partial<ServerSettings> = {}): Promise<RunningServer> {
+    return startServer({
+      host: '127.0.0.1',
+      port: 0,
+      threads: 1,
+      seed: 1,
+      httpPort: 0,
+      ...settings,
+    });
+  }
+
+  /** Stops the server `beforeEach` started, and starts one with `settings` in its place. */
+  async function restartWith(settings: Partial<ServerSettings>): Promise<void> {
+    await server.stop();
+    server = await serve(settings);
+  }
+
   beforeEach(async () => {
-    server = await startServer({ host: '127.0.0.1', port: 0, threads: 1, seed: 1, httpPort: 0 });
+    server = await serve();
   });
 
   afterEach(async () => {
@@ -122,15 +140,7 @@ describe('integration: Prometheus metrics', function () {
   });
 
   it('counts refused connections by reason', async () => {
-    await server.stop();
-    server = await startServer({
-      host: '127.0.0.1',
-      port: 0,
-      threads: 1,
-      seed: 1,
-      httpPort: 0,
-      maxConnections: 1,
-    });
+    await restartWith({ maxConnections: 1 });
     await greeted();
     const second = await RawClient.connect(server.port);
     clients.push(second);
@@ -169,13 +179,7 @@ describe('integration: Prometheus metrics', function () {
   });
 
   it('labels requests with the station asked, and only with the stations served', async () => {
-    await server.stop();
-    server = await startServer({
-      host: '127.0.0.1',
-      port: 0,
-      threads: 1,
-      seed: 1,
-      httpPort: 0,
+    await restartWith({
       stations: [
         { station: STATIONS['seattle'] as Station, source: SIMULATED },
         { station: STATIONS['singapore'] as Station, source: SIMULATED },
